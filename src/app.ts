@@ -1,0 +1,109 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
+import { createYoga } from 'graphql-yoga';
+import type { Config } from './config.js';
+import type { Executor } from './exec/executor.js';
+import { createLocalExecutor } from './exec/local.js';
+import { createLogger, type Logger } from './logger.js';
+import { createLocalRegistry } from './projects/local.js';
+import type { ProjectRegistry } from './projects/registry.js';
+import { handleRest, isRestPath, type RestContext } from './rest/router.js';
+import { createSseStreams } from './rest/sse.js';
+import { createMemoryCommandStore, type CommandStore } from './runs/command-store.js';
+import type { EventLog } from './runs/event-log.js';
+import { createMemoryEventLog } from './runs/memory-event-log.js';
+import { createProjectEvents } from './runs/project-events.js';
+import { RunManager } from './runs/run-manager.js';
+import type { Context } from './schema/context.js';
+import { GRAPHIQL_DEFAULT_QUERY } from './schema/graphiql.js';
+import { schema } from './schema/index.js';
+
+/** Parts a caller (a test, the kube wiring) may supply instead of the defaults built from config. */
+export interface AppDeps {
+  registry?: ProjectRegistry;
+  executor?: Executor;
+  log?: EventLog;
+  store?: CommandStore;
+  logger?: Logger;
+  /** Output coalescing window in ms. */
+  coalesceMs?: number;
+}
+
+/** A built app: a request handler for `node:http`, and `close()` to stop everything it started. */
+export interface App {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  runs: RunManager;
+  registry: ProjectRegistry;
+  logger: Logger;
+  /** Stops new commands, waits (bounded) for running ones, ends every stream, releases the backend. */
+  close(): Promise<void>;
+}
+
+/** Wires registry + executor + runs + schema + REST into one request handler; never listens. */
+export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const registry = deps.registry ?? createLocalRegistry({ projectsFile: config.projectsFile, dataDir: config.dataDir });
+  const executor = deps.executor ?? createLocalExecutor();
+  const projectEvents = createProjectEvents();
+  const runs = new RunManager({
+    registry,
+    executor,
+    log: deps.log ?? createMemoryEventLog(),
+    store: deps.store ?? createMemoryCommandStore(),
+    projectEvents,
+    limits: config,
+    logger,
+    coalesceMs: deps.coalesceMs,
+  });
+  const unwatch = registry.onChange((project) => projectEvents.publish({ type: 'project-status', projectId: project.id, project }));
+  const shutdown = new AbortController();
+  const streams = createSseStreams();
+  const caller = 'anonymous';
+
+  const yoga = createYoga<Record<string, never>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/yoga-health',
+    landingPage: false,
+    graphiql: { title: 'rdev-api', defaultQuery: GRAPHIQL_DEFAULT_QUERY, subscriptionsProtocol: 'SSE' },
+    context: ({ request }) => ({ runs, registry, projectEvents, logger, caller, signal: AbortSignal.any([request.signal, shutdown.signal]) }),
+    plugins: [useGraphQLSSE({ endpoint: '/graphql/stream' })],
+    logging: {
+      debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1).map(String) }),
+      info: (...args) => logger.info(String(args[0]), { args: args.slice(1).map(String) }),
+      warn: (...args) => logger.warn(String(args[0]), { args: args.slice(1).map(String) }),
+      error: (...args) => logger.error(String(args[0]), { args: args.slice(1).map((a) => String((a as Error)?.stack ?? a)) }),
+    },
+  });
+
+  const rest: RestContext = {
+    runs,
+    registry,
+    projectEvents,
+    logger,
+    streams,
+    maxBodyBytes: config.maxBodyBytes,
+    heartbeatMs: config.heartbeatSeconds * 1000,
+    caller,
+  };
+
+  return {
+    runs,
+    registry,
+    logger,
+    handle(req, res) {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (isRestPath(url.pathname)) void handleRest(rest, req, res, url);
+      else void yoga(req, res);
+    },
+    async close() {
+      await runs.shutdown(config.shutdownGraceSeconds * 1000);
+      shutdown.abort();
+      streams.closeAll();
+      unwatch();
+      await registry.close();
+      await executor.close();
+      await yoga.dispose();
+    },
+  };
+}

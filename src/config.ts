@@ -1,0 +1,120 @@
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { z } from 'zod';
+
+/** The server's whole configuration, read once from the environment by {@link loadConfig}. */
+export interface Config {
+  port: number;
+  host: string;
+  backend: 'local' | 'kube';
+  dataDir: string;
+  projectsFile: string | undefined;
+  kubeconfig: string | undefined;
+  namespace: string;
+  projectLabel: string;
+  container: string;
+  workspace: string;
+  defaultTimeoutSeconds: number;
+  claudeTimeoutSeconds: number;
+  maxTimeoutSeconds: number;
+  maxConcurrentPerProject: number;
+  maxQueued: number;
+  maxBodyBytes: number;
+  heartbeatSeconds: number;
+  shutdownGraceSeconds: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  insecure: boolean;
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
+const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS name');
+
+/** Environment variable → how it is parsed. The variable names are the contract (DESIGN.md). */
+const env = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  RDEV_BACKEND: z.enum(['local', 'kube']).optional(),
+  RDEV_DATA_DIR: z.string().min(1).default('./.rdev'),
+  RDEV_PROJECTS_FILE: z.string().min(1).optional(),
+  KUBECONFIG: z.string().optional(),
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
+  RDEV_NAMESPACE: name.default('rdev'),
+  RDEV_PROJECT_LABEL: z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a label key').default('rdev.io/project'),
+  RDEV_CONTAINER: name.default('claudebox'),
+  RDEV_WORKSPACE: z.string().startsWith('/', 'must be an absolute path').default('/workspace'),
+  RDEV_DEFAULT_TIMEOUT_SECONDS: int(1).default(600),
+  RDEV_CLAUDE_TIMEOUT_SECONDS: int(1).default(3600),
+  RDEV_MAX_TIMEOUT_SECONDS: int(1).default(21600),
+  RDEV_MAX_CONCURRENT_PER_PROJECT: int(1, 1000).default(4),
+  RDEV_MAX_QUEUED: int(0).default(100),
+  RDEV_MAX_BODY_BYTES: int(1024).default(1024 * 1024),
+  RDEV_HEARTBEAT_SECONDS: int(1, 3600).default(15),
+  RDEV_SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(10),
+  RDEV_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  RDEV_INSECURE: flag.default(false),
+});
+
+/** A configuration error: one line naming the variable and what is wrong. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+/** Parses and checks `source` (normally `process.env`); throws a {@link ConfigError} on the first problem. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  // An empty variable counts as unset, as shells make that easy to write by accident.
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = env.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0]);
+    const value = present[variable];
+    throw new ConfigError(`${variable}=${JSON.stringify(value ?? '')}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  if (e.RDEV_DEFAULT_TIMEOUT_SECONDS > e.RDEV_MAX_TIMEOUT_SECONDS) {
+    throw new ConfigError(`RDEV_DEFAULT_TIMEOUT_SECONDS=${e.RDEV_DEFAULT_TIMEOUT_SECONDS}: must not exceed RDEV_MAX_TIMEOUT_SECONDS (${e.RDEV_MAX_TIMEOUT_SECONDS})`);
+  }
+  if (e.RDEV_CLAUDE_TIMEOUT_SECONDS > e.RDEV_MAX_TIMEOUT_SECONDS) {
+    throw new ConfigError(`RDEV_CLAUDE_TIMEOUT_SECONDS=${e.RDEV_CLAUDE_TIMEOUT_SECONDS}: must not exceed RDEV_MAX_TIMEOUT_SECONDS (${e.RDEV_MAX_TIMEOUT_SECONDS})`);
+  }
+  if (!isLoopback(e.HOST) && !e.RDEV_INSECURE) {
+    throw new ConfigError(
+      `HOST=${e.HOST}: refusing to listen beyond loopback without authentication; set RDEV_INSECURE=1 to accept that anyone who reaches the port can run commands`,
+    );
+  }
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    backend: e.RDEV_BACKEND ?? (e.KUBERNETES_SERVICE_HOST ? 'kube' : 'local'),
+    dataDir: path.resolve(e.RDEV_DATA_DIR),
+    projectsFile: e.RDEV_PROJECTS_FILE,
+    kubeconfig: e.KUBECONFIG || undefined,
+    namespace: e.RDEV_NAMESPACE,
+    projectLabel: e.RDEV_PROJECT_LABEL,
+    container: e.RDEV_CONTAINER,
+    workspace: e.RDEV_WORKSPACE,
+    defaultTimeoutSeconds: e.RDEV_DEFAULT_TIMEOUT_SECONDS,
+    claudeTimeoutSeconds: e.RDEV_CLAUDE_TIMEOUT_SECONDS,
+    maxTimeoutSeconds: e.RDEV_MAX_TIMEOUT_SECONDS,
+    maxConcurrentPerProject: e.RDEV_MAX_CONCURRENT_PER_PROJECT,
+    maxQueued: e.RDEV_MAX_QUEUED,
+    maxBodyBytes: e.RDEV_MAX_BODY_BYTES,
+    heartbeatSeconds: e.RDEV_HEARTBEAT_SECONDS,
+    shutdownGraceSeconds: e.RDEV_SHUTDOWN_GRACE_SECONDS,
+    logLevel: e.RDEV_LOG_LEVEL,
+    insecure: e.RDEV_INSECURE,
+  });
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import {
+  allowedToolsRule,
+  firstIssue,
+  gitArgsRule,
+  idempotencyKeyRule,
+  maxTurnsRule,
+  modelRule,
+  promptRule,
+  sessionIdRule,
+  shellCommandRule,
+  timeoutRule,
+  workdirRule,
+} from '../runs/inputs.js';
+import { BadUserInputError } from '../errors.js';
+
+/**
+ * The REST shims' request bodies (seed release notes): `{"prompt"}`, `{"command"}`, `{"args"}`,
+ * plus the GraphQL input's optional fields in snake_case. Unknown fields are refused, so a typo
+ * does not silently run something else than meant.
+ */
+
+const common = {
+  timeout_seconds: timeoutRule.optional(),
+  idempotency_key: idempotencyKeyRule.optional(),
+};
+
+export const shellBody = z.strictObject({ command: shellCommandRule, workdir: workdirRule.optional(), ...common });
+export const gitBody = z.strictObject({ args: gitArgsRule, ...common });
+export const claudeBody = z
+  .strictObject({
+    prompt: promptRule,
+    session_id: sessionIdRule.optional(),
+    continue_session: z.boolean().optional(),
+    model: modelRule.optional(),
+    allowed_tools: allowedToolsRule.optional(),
+    max_turns: maxTurnsRule.optional(),
+    ...common,
+  })
+  .refine((b) => !(b.session_id && b.continue_session), { message: 'give session_id or continue_session, not both', path: ['continue_session'] });
+
+/** Parses `body` with `schema`; the first problem becomes BAD_USER_INPUT naming the field. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') throw new BadUserInputError(issue.keys.join(', '), 'is not a field of this request');
+  const [field, reason] = firstIssue(parsed.error);
+  throw new BadUserInputError(field || 'body', reason);
+}

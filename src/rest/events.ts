@@ -1,0 +1,57 @@
+import { NotFoundError } from '../errors.js';
+import { isFinal } from '../runs/types.js';
+import { HttpError } from './http.js';
+import type { RestContext, RouteRequest } from './router.js';
+import { framesOf, parseLastEventId } from './sse-lines.js';
+
+/**
+ * `GET /projects/{id}/events?stream_id=…`: one command's events from the start (or after
+ * `Last-Event-ID`), then live; the stream ends after `complete`, and a reconnect after that is
+ * answered 204, which stops an EventSource.
+ */
+export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<void> {
+  const projectId = r.params.id!;
+  if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
+  const commandId = r.query.get('stream_id')!;
+  const command = ctx.runs.find(commandId);
+  if (!command || command.projectId !== projectId) throw new NotFoundError('command', commandId);
+
+  const header = r.req.headers['last-event-id'];
+  const lastEventId = (Array.isArray(header) ? header[0] : header) ?? r.query.get('last_event_id') ?? undefined;
+  const resume = lastEventId === undefined ? { seq: 0, line: -1 } : parseLastEventId(lastEventId);
+  if (!resume) throw new HttpError('BAD_USER_INPUT', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an id this server sent`);
+  if (lastEventId !== undefined && isFinal(command.status) && resume.seq >= ctx.runs.lastSeq(commandId)) {
+    r.res.writeHead(204).end();
+    return;
+  }
+
+  const stream = ctx.streams.open(r.res, ctx.heartbeatMs);
+  // A resume inside an event re-reads that event and skips the lines already sent.
+  const from = resume.line >= 0 ? resume.seq - 1 : resume.seq;
+  try {
+    for await (const event of ctx.runs.follow(commandId, from, stream.signal)) {
+      const skip = event.seq === resume.seq ? resume.line : -1;
+      for (const frame of framesOf(event, skip)) await stream.send(frame.event, frame.data, frame.id);
+    }
+  } finally {
+    stream.end();
+  }
+}
+
+/** `GET /projects/{id}/events` without `stream_id`: live events of every command of the project. */
+export async function projectEvents(ctx: RestContext, r: RouteRequest): Promise<void> {
+  const projectId = r.params.id!;
+  if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
+  const stream = ctx.streams.open(r.res, ctx.heartbeatMs);
+  try {
+    for await (const e of ctx.projectEvents.subscribe(projectId, stream.signal)) {
+      if (e.type === 'command-event') {
+        for (const frame of framesOf(e.event, -1, { stream_id: e.commandId })) await stream.send(frame.event, frame.data, `${e.commandId}/${frame.id}`);
+      } else if (e.type === 'command-status' && e.command.status === 'RUNNING') {
+        await stream.send('start', { stream_id: e.command.id, type: e.command.kind.toLowerCase(), status: 'running' });
+      }
+    }
+  } finally {
+    stream.end();
+  }
+}

@@ -1,0 +1,279 @@
+import { randomBytes } from 'node:crypto';
+import type { Executor } from '../exec/executor.js';
+import { BadUserInputError, NotFoundError, ProjectNotReadyError, TooManyCommandsError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ProjectRegistry } from '../projects/registry.js';
+import { OutputChunker } from './chunker.js';
+import type { CommandQuery, CommandStore } from './command-store.js';
+import type { EventLog } from './event-log.js';
+import type { ProjectEvents } from './project-events.js';
+import { finalState, type StopReason } from './status.js';
+import { isFinal, type Command, type CommandEvent, type CommandKind, type NewCommandEvent } from './types.js';
+import { resolveWorkdir } from './workdir.js';
+
+/** Limits the run manager enforces. */
+export interface RunLimits {
+  defaultTimeoutSeconds: number;
+  claudeTimeoutSeconds: number;
+  maxTimeoutSeconds: number;
+  maxConcurrentPerProject: number;
+  maxQueued: number;
+}
+
+/** What the run manager is built from; everything is passed in. */
+export interface RunManagerOptions {
+  registry: ProjectRegistry;
+  executor: Executor;
+  log: EventLog;
+  store: CommandStore;
+  projectEvents: ProjectEvents;
+  limits: RunLimits;
+  logger: Logger;
+  /** Output coalescing window, see {@link OutputChunker}. */
+  coalesceMs?: number;
+}
+
+/** A request to run a command. */
+export interface StartRequest {
+  projectId: string;
+  kind: CommandKind;
+  argv: string[];
+  workdir?: string | null | undefined;
+  timeoutSeconds?: number | null | undefined;
+  stdin?: string | undefined;
+  idempotencyKey?: string | null | undefined;
+  /** Who asks (a token name); idempotency keys are per caller. */
+  caller?: string | undefined;
+}
+
+const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+interface Running {
+  abort: AbortController;
+  stop: StopReason | null;
+  done: Promise<void>;
+}
+
+/** The one place that joins projects, executors and the event log: creates, queues, runs and ends commands. */
+export class RunManager {
+  private readonly running = new Map<string, Running>();
+  private readonly queues = new Map<string, Array<{ command: Command; request: StartRequest }>>();
+  private readonly idempotency = new Map<string, { commandId: string; at: number }>();
+  private queuedCount = 0;
+  private closing = false;
+
+  constructor(private readonly o: RunManagerOptions) {}
+
+  /** Validates, records and starts (or queues) a command; returns it at once. */
+  start(request: StartRequest): Command {
+    const idemKey = request.idempotencyKey ? `${request.caller ?? ''}\0${request.idempotencyKey}` : undefined;
+    if (idemKey) {
+      const earlier = this.idempotency.get(idemKey);
+      const command = earlier && Date.now() - earlier.at < IDEMPOTENCY_WINDOW_MS ? this.o.store.get(earlier.commandId) : undefined;
+      if (command) return command;
+    }
+    const project = this.o.registry.get(request.projectId);
+    if (!project) throw new NotFoundError('project', request.projectId);
+    const limits = this.o.limits;
+    const timeoutSeconds = request.timeoutSeconds ?? (request.kind === 'CLAUDE' ? limits.claudeTimeoutSeconds : limits.defaultTimeoutSeconds);
+    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new BadUserInputError('timeoutSeconds', 'must be a whole number of seconds, at least 1');
+    if (timeoutSeconds > limits.maxTimeoutSeconds) throw new BadUserInputError('timeoutSeconds', `must be at most ${limits.maxTimeoutSeconds} seconds`);
+    const workdir = resolveWorkdir(project, request.workdir ?? '');
+    if (project.status !== 'READY') throw new ProjectNotReadyError(project.id, project.status, project.statusMessage);
+    if (this.closing) throw new ProjectNotReadyError(project.id, 'unavailable', 'the server is shutting down');
+    const mustQueue = this.runningIn(project.id) >= limits.maxConcurrentPerProject;
+    if (mustQueue && this.queuedCount >= limits.maxQueued) throw new TooManyCommandsError(limits.maxQueued);
+
+    const ordinal = this.o.store.nextOrdinal();
+    const command: Command = {
+      id: `cmd-${project.id}-${ordinal.toString(36).padStart(4, '0')}${randomBytes(3).toString('hex')}`,
+      ordinal,
+      projectId: project.id,
+      kind: request.kind,
+      argv: request.argv,
+      workdir,
+      timeoutSeconds,
+      status: 'QUEUED',
+      exitCode: null,
+      error: null,
+      createdAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+      durationMs: null,
+    };
+    this.o.store.insert(command);
+    if (idemKey) this.idempotency.set(idemKey, { commandId: command.id, at: Date.now() });
+    this.o.logger.info('command accepted', { commandId: command.id, projectId: project.id, kind: command.kind });
+    if (mustQueue) {
+      let queue = this.queues.get(project.id);
+      if (!queue) this.queues.set(project.id, (queue = []));
+      queue.push({ command, request });
+      this.queuedCount++;
+      this.publishStatus(command);
+    } else {
+      this.launch(command, request);
+    }
+    return command;
+  }
+
+  /** Stops a queued or running command; a finished one is returned as it is. */
+  cancel(id: string): Command {
+    const command = this.get(id);
+    if (isFinal(command.status)) return command;
+    const running = this.running.get(id);
+    if (running) {
+      running.stop ??= 'cancel';
+      running.abort.abort();
+      return command;
+    }
+    this.dequeue(command);
+    return this.finish(command, { status: 'CANCELED', exitCode: null, error: null });
+  }
+
+  /** A command by id; throws NOT_FOUND. */
+  get(id: string): Command {
+    const command = this.o.store.get(id);
+    if (!command) throw new NotFoundError('command', id);
+    return command;
+  }
+
+  find(id: string): Command | undefined {
+    return this.o.store.get(id);
+  }
+
+  list(query: CommandQuery): Command[] {
+    return this.o.store.list(query);
+  }
+
+  /** Replays a command's events after `afterSeq`, then follows live until it completes. */
+  follow(id: string, afterSeq: number, signal: AbortSignal): AsyncIterable<CommandEvent> {
+    this.get(id);
+    return this.o.log.follow(id, afterSeq, signal);
+  }
+
+  /** Stored events after `afterSeq`. */
+  events(id: string, afterSeq: number, limit: number): CommandEvent[] {
+    return this.o.log.read(id, afterSeq, limit);
+  }
+
+  /** The last `seq` of a command's log (0 when it has none). */
+  lastSeq(id: string): number {
+    return this.o.log.lastSeq(id);
+  }
+
+  /** How many commands are running now, and how many wait. */
+  counts(): { running: number; queued: number } {
+    return { running: this.running.size, queued: this.queuedCount };
+  }
+
+  /**
+   * Refuses new commands, gives running ones `graceMs` to finish, then stops the rest (they end
+   * as LOST), and marks queued ones LOST.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.closing = true;
+    for (const queue of this.queues.values()) {
+      for (const { command } of queue.splice(0)) {
+        this.queuedCount--;
+        this.finish(command, { status: 'LOST', exitCode: null, error: 'server shut down before the command started' });
+      }
+    }
+    const all = (): Promise<unknown> => Promise.all([...this.running.values()].map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    for (const r of this.running.values()) {
+      r.stop ??= 'shutdown';
+      r.abort.abort();
+    }
+    await all();
+  }
+
+  private runningIn(projectId: string): number {
+    let n = 0;
+    for (const id of this.running.keys()) if (this.o.store.get(id)?.projectId === projectId) n++;
+    return n;
+  }
+
+  private dequeue(command: Command): void {
+    const queue = this.queues.get(command.projectId);
+    const at = queue?.findIndex((q) => q.command.id === command.id) ?? -1;
+    if (queue && at >= 0) {
+      queue.splice(at, 1);
+      this.queuedCount--;
+    }
+  }
+
+  private pump(projectId: string): void {
+    const queue = this.queues.get(projectId);
+    while (queue && queue.length > 0 && this.runningIn(projectId) < this.o.limits.maxConcurrentPerProject) {
+      const next = queue.shift()!;
+      this.queuedCount--;
+      this.launch(next.command, next.request);
+    }
+  }
+
+  private append(command: Command, events: NewCommandEvent[]): void {
+    for (const event of this.o.log.append(command.id, events)) {
+      this.o.projectEvents.publish({ type: 'command-event', projectId: command.projectId, commandId: command.id, event });
+    }
+  }
+
+  private publishStatus(command: Command): void {
+    this.o.projectEvents.publish({ type: 'command-status', projectId: command.projectId, command: { ...command } });
+  }
+
+  private launch(queued: Command, request: StartRequest): void {
+    const project = this.o.registry.get(queued.projectId);
+    const command = this.o.store.update(queued.id, { status: 'RUNNING', startedAt: new Date() });
+    this.publishStatus(command);
+    const abort = new AbortController();
+    const entry: Running = { abort, stop: null, done: Promise.resolve() };
+    this.running.set(command.id, entry);
+    const timer = setTimeout(() => {
+      entry.stop ??= 'timeout';
+      abort.abort();
+    }, command.timeoutSeconds * 1000);
+    const chunker = new OutputChunker({
+      coalesceMs: this.o.coalesceMs,
+      emit: (chunks) => this.append(command, chunks.map((c) => ({ type: 'output', stream: c.stream, text: c.text, at: new Date() }))),
+    });
+    const logger = this.o.logger.child({ commandId: command.id });
+    logger.info('command started', { argv0: command.argv[0] });
+
+    entry.done = (async () => {
+      let state;
+      try {
+        if (!project) throw new Error(`project ${command.projectId} disappeared`);
+        const outcome = await this.o.executor.run({
+          target: { projectId: project.id, workspace: project.workspace, pod: project.pod },
+          argv: command.argv,
+          workdir: command.workdir,
+          stdin: request.stdin,
+          onOutput: (stream, bytes) => chunker.write(stream, bytes),
+          signal: abort.signal,
+        });
+        state = finalState(outcome, entry.stop, command.timeoutSeconds);
+      } catch (err) {
+        logger.error('executor failed', { err: String(err) });
+        state = entry.stop ? finalState({ type: 'aborted' }, entry.stop, command.timeoutSeconds) : { status: 'FAILED' as const, exitCode: null, error: `could not run the command: ${(err as Error).message}` };
+      } finally {
+        clearTimeout(timer);
+        chunker.end();
+      }
+      this.running.delete(command.id);
+      this.finish(command, state);
+      logger.info('command finished', { status: state.status, exitCode: state.exitCode });
+      this.pump(command.projectId);
+    })();
+  }
+
+  private finish(command: Command, state: { status: Command['status']; exitCode: number | null; error: string | null }): Command {
+    const finishedAt = new Date();
+    const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
+    const updated = this.o.store.update(command.id, { ...state, finishedAt, durationMs });
+    this.append(updated, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
+    this.publishStatus(updated);
+    return updated;
+  }
+}

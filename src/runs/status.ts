@@ -1,0 +1,33 @@
+import type { ExecOutcome } from '../exec/executor.js';
+import type { CommandStatus } from './types.js';
+
+/** Why the run manager stopped a command itself, if it did. */
+export type StopReason = 'cancel' | 'timeout' | 'shutdown';
+
+/** A command's final status, exit code and error, from how it ended. */
+export interface FinalState {
+  status: CommandStatus;
+  exitCode: number | null;
+  error: string | null;
+}
+
+/**
+ * Maps how a command ended to its final state (DESIGN.md): a stop the manager asked for wins over
+ * whatever the process did meanwhile; exit 0 is SUCCEEDED, any other exit FAILED with the code as
+ * data; an executor that lost the command makes it LOST.
+ */
+export function finalState(outcome: ExecOutcome, stop: StopReason | null, timeoutSeconds: number): FinalState {
+  if (stop === 'cancel') return { status: 'CANCELED', exitCode: null, error: null };
+  if (stop === 'timeout') return { status: 'TIMED_OUT', exitCode: null, error: `timed out after ${timeoutSeconds}s` };
+  if (stop === 'shutdown') return { status: 'LOST', exitCode: null, error: 'server shut down while the command was running' };
+  switch (outcome.type) {
+    case 'exited':
+      return outcome.exitCode === 0
+        ? { status: 'SUCCEEDED', exitCode: 0, error: null }
+        : { status: 'FAILED', exitCode: outcome.exitCode, error: `exited with code ${outcome.exitCode}` };
+    case 'lost':
+      return { status: 'LOST', exitCode: null, error: outcome.reason };
+    case 'aborted':
+      return { status: 'CANCELED', exitCode: null, error: null };
+  }
+}

@@ -1,0 +1,72 @@
+/** Domain shapes of a command and its events. The schema binds these to GraphQL; nothing here knows GraphQL. */
+
+export type CommandKind = 'CLAUDE' | 'SHELL' | 'GIT';
+export type CommandStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELED' | 'TIMED_OUT' | 'LOST';
+export type OutputStream = 'STDOUT' | 'STDERR';
+
+export const FINAL_STATUSES: ReadonlySet<CommandStatus> = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT', 'LOST']);
+
+/** True once a command can change no more. */
+export function isFinal(status: CommandStatus): boolean {
+  return FINAL_STATUSES.has(status);
+}
+
+/** One command run in a project, as the run manager records it. */
+export interface Command {
+  id: string;
+  /** Position in creation order (1, 2, 3, …); cursors and "newest first" use it. */
+  ordinal: number;
+  projectId: string;
+  kind: CommandKind;
+  argv: string[];
+  /** Directory relative to the workspace the command runs in ("" for the workspace itself). */
+  workdir: string;
+  timeoutSeconds: number;
+  status: CommandStatus;
+  exitCode: number | null;
+  error: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  durationMs: number | null;
+}
+
+/** A piece of a command's output: whole lines where the command wrote whole lines. */
+export interface OutputEvent {
+  type: 'output';
+  seq: number;
+  stream: OutputStream;
+  text: string;
+  at: Date;
+}
+
+/** One message of a Claude run's stream-json output, parsed. */
+export interface ClaudeEvent {
+  type: 'claude';
+  seq: number;
+  /** The message's `type` (system, assistant, user, result). */
+  messageType: string;
+  subtype: string | null;
+  /** The assistant's text ("" when the message has none). */
+  text: string;
+  toolName: string | null;
+  /** The whole message as the CLI wrote it. */
+  message: unknown;
+  at: Date;
+}
+
+/** The last event of every command's log. */
+export interface CompletedEvent {
+  type: 'completed';
+  seq: number;
+  status: CommandStatus;
+  exitCode: number | null;
+  durationMs: number;
+  error: string | null;
+  at: Date;
+}
+
+export type CommandEvent = OutputEvent | ClaudeEvent | CompletedEvent;
+
+/** An event before the log numbered it. */
+export type NewCommandEvent = Omit<OutputEvent, 'seq'> | Omit<ClaudeEvent, 'seq'> | Omit<CompletedEvent, 'seq'>;

@@ -1,0 +1,34 @@
+/**
+ * Wraps a source that takes an AbortSignal into an iterator whose `return()` aborts it at once.
+ * An async generator suspended on an await would queue `return()` behind that await, so a
+ * subscriber that disconnects from an idle command would never be released.
+ */
+export function abortable<T>(make: (signal: AbortSignal) => AsyncIterable<T>, outer?: AbortSignal): AsyncIterableIterator<T> {
+  const controller = new AbortController();
+  const onOuterAbort = (): void => controller.abort();
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  const inner = make(controller.signal)[Symbol.asyncIterator]();
+  const release = (): void => {
+    outer?.removeEventListener('abort', onOuterAbort);
+    controller.abort();
+  };
+  return {
+    async next() {
+      const result = await inner.next();
+      if (result.done) release();
+      return result;
+    },
+    async return() {
+      release();
+      await inner.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(err: unknown) {
+      release();
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

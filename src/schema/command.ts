@@ -1,0 +1,138 @@
+import type { Project } from '../projects/registry.js';
+import { builder } from './builder.js';
+import { pageArgs, toPage } from './connection.js';
+import {
+  ClaudeMessageRef,
+  ClaudeRunRef,
+  CommandCompletedRef,
+  CommandConnectionRef,
+  CommandKindEnum,
+  CommandOutputRef,
+  CommandRef,
+  CommandStatusEnum,
+  OutputStreamEnum,
+  ProjectRef,
+} from './refs.js';
+
+/** `Command.output` returns at most this many events per call (page with `after`). */
+export const MAX_OUTPUT_PAGE = 10_000;
+
+/** A command's project; one that has since disappeared shows as MISSING rather than failing the query. */
+function missingProject(id: string): Project {
+  return { id, status: 'MISSING', statusMessage: 'the project no longer exists', pod: null, workspace: '' };
+}
+
+CommandRef.implement({
+  description: 'One command run in a project.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    project: t.field({ type: ProjectRef, resolve: (c, _, ctx) => ctx.registry.get(c.projectId) ?? missingProject(c.projectId) }),
+    kind: t.field({ type: CommandKindEnum, resolve: (c) => c.kind }),
+    argv: t.exposeStringList('argv'),
+    status: t.field({ type: CommandStatusEnum, resolve: (c) => c.status }),
+    exitCode: t.exposeInt('exitCode', { nullable: true, description: 'Null for CANCELED, TIMED_OUT and LOST: no exit code was observed.' }),
+    error: t.exposeString('error', { nullable: true, description: 'Why it FAILED, was LOST or TIMED_OUT, in words.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    durationMs: t.exposeInt('durationMs', { nullable: true, description: 'Wall time from start to finish.' }),
+    timeoutSeconds: t.exposeInt('timeoutSeconds'),
+    workdir: t.exposeString('workdir', { description: 'Directory relative to the workspace ("" for the workspace itself).' }),
+    output: t.field({
+      type: [CommandOutputRef],
+      description: `Output events after \`after\` (default 0), at most \`first\` (default and maximum ${MAX_OUTPUT_PAGE}).`,
+      args: {
+        after: t.arg.int({ required: false, validate: { min: [0, { message: 'must be 0 or more' }] } }),
+        first: t.arg.int({ required: false, validate: { min: [0, { message: 'must be 0 or more' }], max: [MAX_OUTPUT_PAGE, { message: `must be at most ${MAX_OUTPUT_PAGE}` }] } }),
+      },
+      resolve: (c, args, ctx) => {
+        const limit = args.first ?? MAX_OUTPUT_PAGE;
+        const out = [];
+        // Completion (and, later, parsed Claude) events share the seq space; skip them but keep paging.
+        for (let after = args.after ?? 0; out.length < limit; ) {
+          const batch = ctx.runs.events(c.id, after, limit - out.length);
+          if (batch.length === 0) break;
+          for (const e of batch) if (e.type === 'output') out.push(e);
+          after = batch.at(-1)!.seq;
+        }
+        return out;
+      },
+    }),
+    claude: t.field({
+      type: ClaudeRunRef,
+      nullable: true,
+      description: 'CLAUDE commands only.',
+      resolve: (c) => (c.kind === 'CLAUDE' ? c : null),
+    }),
+  }),
+});
+
+CommandOutputRef.implement({
+  description: 'A piece of output: whole lines where the command wrote whole lines.',
+  fields: (t) => ({
+    seq: t.exposeInt('seq'),
+    stream: t.field({ type: OutputStreamEnum, resolve: (e) => e.stream }),
+    text: t.exposeString('text'),
+    at: t.expose('at', { type: 'DateTime' }),
+  }),
+});
+
+CommandCompletedRef.implement({
+  description: 'The last event of a command.',
+  fields: (t) => ({
+    seq: t.exposeInt('seq'),
+    status: t.field({ type: CommandStatusEnum, resolve: (e) => e.status }),
+    exitCode: t.exposeInt('exitCode', { nullable: true }),
+    durationMs: t.exposeInt('durationMs'),
+    error: t.exposeString('error', { nullable: true }),
+  }),
+});
+
+ClaudeMessageRef.implement({
+  description: 'One message of a Claude run, parsed from its stream-json output.',
+  fields: (t) => ({
+    seq: t.exposeInt('seq'),
+    type: t.exposeString('messageType'),
+    subtype: t.exposeString('subtype', { nullable: true }),
+    text: t.exposeString('text'),
+    toolName: t.exposeString('toolName', { nullable: true }),
+    message: t.expose('message', { type: 'JSON' }),
+  }),
+});
+
+ClaudeRunRef.implement({
+  description: 'What a Claude run reported (filled from its stream-json messages).',
+  fields: (t) => ({
+    sessionId: t.string({ nullable: true, resolve: () => null }),
+    model: t.string({ nullable: true, resolve: () => null }),
+    result: t.string({ nullable: true, resolve: () => null }),
+    isError: t.boolean({ nullable: true, resolve: () => null }),
+    numTurns: t.int({ nullable: true, resolve: () => null }),
+    totalCostUsd: t.float({ nullable: true, resolve: () => null }),
+    durationMs: t.int({ nullable: true, resolve: () => null }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  command: t.field({
+    type: CommandRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, args, ctx) => ctx.runs.find(String(args.id)) ?? null,
+  }),
+  commands: t.field({
+    type: CommandConnectionRef,
+    description: 'Commands of every project (or of one), newest first.',
+    args: {
+      projectId: t.arg.id({ required: false }),
+      status: t.arg({ type: CommandStatusEnum, required: false }),
+      first: t.arg.int({ required: false }),
+      after: t.arg.string({ required: false }),
+    },
+    resolve: (_, args, ctx) => {
+      const { limit, beforeOrdinal } = pageArgs(args.first, args.after);
+      const projectId = args.projectId == null ? undefined : String(args.projectId);
+      return toPage(ctx.runs.list({ projectId, status: args.status ?? undefined, beforeOrdinal, limit }), limit);
+    },
+  }),
+}));

@@ -1,0 +1,104 @@
+import { BadUserInputError } from '../errors.js';
+import { claudeArgv, gitArgv, shellArgv } from '../runs/command-builders.js';
+import {
+  allowedToolsRule,
+  gitArgsRule,
+  idempotencyKeyRule,
+  maxTurnsRule,
+  modelRule,
+  projectIdRule,
+  promptRule,
+  sessionIdRule,
+  shellCommandRule,
+  timeoutRule,
+  workdirRule,
+} from '../runs/inputs.js';
+import { builder } from './builder.js';
+import { CommandRef } from './refs.js';
+
+const RunShellInput = builder.inputType('RunShellInput', {
+  fields: (t) => ({
+    projectId: t.id({ required: true, validate: { schema: projectIdRule } }),
+    command: t.string({ required: true, description: 'A command line for `sh -c`.', validate: { schema: shellCommandRule } }),
+    workdir: t.string({ description: 'Directory inside the workspace (relative to it).', validate: { schema: workdirRule } }),
+    timeoutSeconds: t.int({ validate: { schema: timeoutRule } }),
+    idempotencyKey: t.string({ validate: { schema: idempotencyKeyRule } }),
+  }),
+});
+
+const RunGitInput = builder.inputType('RunGitInput', {
+  fields: (t) => ({
+    projectId: t.id({ required: true, validate: { schema: projectIdRule } }),
+    args: t.stringList({ required: true, description: 'git arguments, starting with the subcommand.', validate: { schema: gitArgsRule } }),
+    timeoutSeconds: t.int({ validate: { schema: timeoutRule } }),
+    idempotencyKey: t.string({ validate: { schema: idempotencyKeyRule } }),
+  }),
+});
+
+const RunClaudeInput = builder.inputType('RunClaudeInput', {
+  fields: (t) => ({
+    projectId: t.id({ required: true, validate: { schema: projectIdRule } }),
+    prompt: t.string({ required: true, validate: { schema: promptRule } }),
+    sessionId: t.string({ description: 'Resume this Claude session (`--resume`).', validate: { schema: sessionIdRule } }),
+    continueSession: t.boolean({ description: 'Continue the most recent session (`--continue`).' }),
+    model: t.string({ validate: { schema: modelRule } }),
+    allowedTools: t.stringList({ validate: { schema: allowedToolsRule } }),
+    maxTurns: t.int({ validate: { schema: maxTurnsRule } }),
+    timeoutSeconds: t.int({ validate: { schema: timeoutRule } }),
+    idempotencyKey: t.string({ validate: { schema: idempotencyKeyRule } }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  runShell: t.field({
+    type: CommandRef,
+    description: 'Runs a command line with `sh -c` in the workspace; returns at once (RUNNING or QUEUED).',
+    args: { input: t.arg({ type: RunShellInput, required: true }) },
+    resolve: (_, { input }, ctx) =>
+      ctx.runs.start({
+        projectId: String(input.projectId),
+        kind: 'SHELL',
+        argv: shellArgv(input.command),
+        workdir: input.workdir,
+        timeoutSeconds: input.timeoutSeconds,
+        idempotencyKey: input.idempotencyKey,
+        caller: ctx.caller,
+      }),
+  }),
+  runGit: t.field({
+    type: CommandRef,
+    description: 'Runs git with these arguments (no shell) in the workspace; returns at once.',
+    args: { input: t.arg({ type: RunGitInput, required: true }) },
+    resolve: (_, { input }, ctx) =>
+      ctx.runs.start({
+        projectId: String(input.projectId),
+        kind: 'GIT',
+        argv: gitArgv(input.args),
+        timeoutSeconds: input.timeoutSeconds,
+        idempotencyKey: input.idempotencyKey,
+        caller: ctx.caller,
+      }),
+  }),
+  runClaude: t.field({
+    type: CommandRef,
+    description: 'Runs Claude Code headless (`claude -p … --output-format stream-json --verbose`); returns at once.',
+    args: { input: t.arg({ type: RunClaudeInput, required: true }) },
+    resolve: (_, { input }, ctx) => {
+      if (input.sessionId && input.continueSession) throw new BadUserInputError('input.continueSession', 'give sessionId or continueSession, not both');
+      return ctx.runs.start({
+        projectId: String(input.projectId),
+        kind: 'CLAUDE',
+        argv: claudeArgv(input),
+        timeoutSeconds: input.timeoutSeconds,
+        idempotencyKey: input.idempotencyKey,
+        caller: ctx.caller,
+      });
+    },
+  }),
+  cancelCommand: t.field({
+    type: CommandRef,
+    description: 'Stops a queued or running command (it ends CANCELED); a finished command is returned unchanged.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, args, ctx) => ctx.runs.cancel(String(args.id)),
+  }),
+}));
