@@ -17,6 +17,7 @@ import { RunManager } from './runs/run-manager.js';
 import type { Context } from './schema/context.js';
 import { GRAPHIQL_DEFAULT_QUERY } from './schema/graphiql.js';
 import { schema } from './schema/index.js';
+import { useInputErrorCodes } from './schema/use-input-error-codes.js';
 
 /** Parts a caller (a test, the kube wiring) may supply instead of the defaults built from config. */
 export interface AppDeps {
@@ -67,7 +68,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     landingPage: false,
     graphiql: { title: 'rdev-api', defaultQuery: GRAPHIQL_DEFAULT_QUERY, subscriptionsProtocol: 'SSE' },
     context: ({ request }) => ({ runs, registry, projectEvents, logger, caller, signal: AbortSignal.any([request.signal, shutdown.signal]) }),
-    plugins: [useGraphQLSSE({ endpoint: '/graphql/stream' })],
+    plugins: [useInputErrorCodes(), useGraphQLSSE({ endpoint: '/graphql/stream' })],
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1).map(String) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1).map(String) }),

@@ -59,6 +59,7 @@ export class OutputChunker {
   private pending: OutputChunk[] = [];
   private pendingChars = 0;
   private timer: NodeJS.Timeout | undefined;
+  private timerDue = 0;
   private readonly coalesceMs: number;
   private readonly partialLineMs: number;
   private readonly maxChunkChars: number;
@@ -104,8 +105,12 @@ export class OutputChunker {
   }
 
   private schedule(): void {
-    if (this.timer) return;
     const holding = this.pending.length > 0 ? this.coalesceMs : this.partialLineMs;
+    const due = Date.now() + holding;
+    // A timer already due soon enough stays; one waiting for a partial line gives way to whole lines.
+    if (this.timer && this.timerDue <= due) return;
+    clearTimeout(this.timer);
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush(false);

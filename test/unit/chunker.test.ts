@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { OutputChunker, splitAtLastNewline, splitAtLines, type OutputChunk } from '../../src/runs/chunker.js';
+
+function collector(options: { coalesceMs?: number; partialLineMs?: number; maxChunkChars?: number } = {}) {
+  const batches: OutputChunk[][] = [];
+  const chunker = new OutputChunker({ ...options, emit: (c) => batches.push(c) });
+  return { chunker, batches, all: () => batches.flat() };
+}
+
+describe('splitAtLastNewline', () => {
+  it('keeps whole lines apart from the unterminated rest', () => {
+    expect(splitAtLastNewline('a\nb\nc')).toEqual(['a\nb\n', 'c']);
+    expect(splitAtLastNewline('a\n')).toEqual(['a\n', '']);
+    expect(splitAtLastNewline('abc')).toEqual(['', 'abc']);
+  });
+});
+
+describe('splitAtLines', () => {
+  it('cuts after the last newline that fits', () => {
+    expect(splitAtLines('aa\nbb\ncc\n', 7)).toEqual(['aa\nbb\n', 'cc\n']);
+  });
+  it('cuts a single line longer than the maximum at the maximum', () => {
+    expect(splitAtLines('abcdefgh', 3)).toEqual(['abc', 'def', 'gh']);
+  });
+});
+
+describe('OutputChunker', () => {
+  it('coalesces many short lines into one chunk', async () => {
+    const { chunker, batches } = collector({ coalesceMs: 20 });
+    for (let i = 0; i < 1000; i++) chunker.write('STDOUT', Buffer.from(`line ${i}\n`));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toHaveLength(1);
+    expect(batches[0]![0]!.text.split('\n')).toHaveLength(1001);
+  });
+
+  it('emits a slow trickle within the coalescing window', async () => {
+    const { chunker, all } = collector({ coalesceMs: 5 });
+    chunker.write('STDOUT', Buffer.from('first\n'));
+    await new Promise((r) => setTimeout(r, 40));
+    expect(all()).toEqual([{ stream: 'STDOUT', text: 'first\n' }]);
+  });
+
+  it('holds an unterminated line until its newline arrives', async () => {
+    const { chunker, all } = collector({ coalesceMs: 5, partialLineMs: 1000 });
+    chunker.write('STDOUT', Buffer.from('hel'));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(all()).toEqual([]);
+    chunker.write('STDOUT', Buffer.from('lo\nwor'));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(all()).toEqual([{ stream: 'STDOUT', text: 'hello\n' }]);
+  });
+
+  it('emits an unterminated line that waited longer than partialLineMs', async () => {
+    const { chunker, all } = collector({ coalesceMs: 5, partialLineMs: 30 });
+    chunker.write('STDOUT', Buffer.from('Password: '));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(all()).toEqual([{ stream: 'STDOUT', text: 'Password: ' }]);
+  });
+
+  it('keeps the order of stdout and stderr as they arrived', () => {
+    const { chunker, all } = collector();
+    chunker.write('STDOUT', Buffer.from('o1\n'));
+    chunker.write('STDERR', Buffer.from('e1\n'));
+    chunker.write('STDOUT', Buffer.from('o2\n'));
+    chunker.write('STDOUT', Buffer.from('o3\n'));
+    chunker.end();
+    expect(all()).toEqual([
+      { stream: 'STDOUT', text: 'o1\n' },
+      { stream: 'STDERR', text: 'e1\n' },
+      { stream: 'STDOUT', text: 'o2\no3\n' },
+    ]);
+  });
+
+  it('never splits a multi-byte character across chunks', () => {
+    const { chunker, all } = collector();
+    const bytes = Buffer.from('héllo wörld\n');
+    for (const b of bytes) chunker.write('STDOUT', Buffer.from([b]));
+    chunker.end();
+    expect(all().map((c) => c.text).join('')).toBe('héllo wörld\n');
+  });
+
+  it('splits output past maxChunkChars at line boundaries and flushes at once', () => {
+    const { chunker, batches } = collector({ maxChunkChars: 10 });
+    chunker.write('STDOUT', Buffer.from('aaaa\nbbbb\ncccc\n'));
+    expect(batches.flat()).toEqual([
+      { stream: 'STDOUT', text: 'aaaa\nbbbb\n' },
+      { stream: 'STDOUT', text: 'cccc\n' },
+    ]);
+  });
+
+  it('emits the unterminated tail at the end', () => {
+    const { chunker, all } = collector();
+    chunker.write('STDERR', Buffer.from('no newline'));
+    chunker.end();
+    expect(all()).toEqual([{ stream: 'STDERR', text: 'no newline' }]);
+  });
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      backend: 'local',
+      namespace: 'rdev',
+      projectLabel: 'rdev.io/project',
+      container: 'claudebox',
+      workspace: '/workspace',
+      defaultTimeoutSeconds: 600,
+      claudeTimeoutSeconds: 3600,
+      maxTimeoutSeconds: 21600,
+      maxConcurrentPerProject: 4,
+      maxQueued: 100,
+      heartbeatSeconds: 15,
+    });
+  });
+  it('defaults to the kube backend inside a cluster', () => {
+    expect(loadConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }).backend).toBe('kube');
+  });
+  it('names the variable and the problem in one line', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/^PORT="eighty": must be a whole number$/);
+    expect(() => loadConfig({ RDEV_BACKEND: 'docker' })).toThrow(/^RDEV_BACKEND="docker": /);
+    expect(() => loadConfig({ RDEV_MAX_TIMEOUT_SECONDS: '10' })).toThrow(/RDEV_DEFAULT_TIMEOUT_SECONDS=600: must not exceed RDEV_MAX_TIMEOUT_SECONDS/);
+  });
+  it('refuses a non-loopback HOST without RDEV_INSECURE', () => {
+    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/^HOST=0\.0\.0\.0: refusing/);
+    expect(loadConfig({ HOST: '0.0.0.0', RDEV_INSECURE: '1' }).host).toBe('0.0.0.0');
+  });
+});
