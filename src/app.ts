@@ -18,6 +18,7 @@ import type { Context } from './schema/context.js';
 import { GRAPHIQL_DEFAULT_QUERY } from './schema/graphiql.js';
 import { schema } from './schema/index.js';
 import { useInputErrorCodes } from './schema/use-input-error-codes.js';
+import { useSubscriptionErrorData } from './schema/use-subscription-error-data.js';
 
 /** Parts a caller (a test, the kube wiring) may supply instead of the defaults built from config. */
 export interface AppDeps {
@@ -68,7 +69,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     landingPage: false,
     graphiql: { title: 'rdev-api', defaultQuery: GRAPHIQL_DEFAULT_QUERY, subscriptionsProtocol: 'SSE' },
     context: ({ request }) => ({ runs, registry, projectEvents, logger, caller, signal: AbortSignal.any([request.signal, shutdown.signal]) }),
-    plugins: [useInputErrorCodes(), useGraphQLSSE({ endpoint: '/graphql/stream' })],
+    plugins: [useInputErrorCodes(), useSubscriptionErrorData(), useGraphQLSSE({ endpoint: '/graphql/stream' })],
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1).map(String) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1).map(String) }),

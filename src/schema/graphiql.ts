@@ -35,7 +35,7 @@ subscription ProjectActivity {
     __typename
     ... on CommandStatusChanged { commandId status }
     ... on ProjectCommandEvent { commandId event { __typename ... on CommandOutput { text } } }
-    ... on ProjectStatusChanged { status statusMessage }
+    ... on ProjectStatusChanged { projectStatus statusMessage }
   }
 }
 

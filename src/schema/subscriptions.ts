@@ -38,7 +38,8 @@ ProjectStatusChangedRef.implement({
   description: "The project's own status changed.",
   fields: (t) => ({
     projectId: t.exposeID('projectId'),
-    status: t.field({ type: ProjectStatusEnum, resolve: (e) => e.project.status }),
+    // Not `status`: a client selecting both union members would hit a merge conflict with CommandStatusChanged.status.
+    projectStatus: t.field({ type: ProjectStatusEnum, resolve: (e) => e.project.status }),
     statusMessage: t.string({ nullable: true, resolve: (e) => e.project.statusMessage }),
     project: t.field({ type: ProjectRef, resolve: (e) => e.project }),
   }),

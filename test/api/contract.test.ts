@@ -28,3 +28,11 @@ describe('GraphQL contract', () => {
     for (const t of union.getTypes()) expect(isObjectType(t) && Object.keys(t.getFields())).toContain('projectId');
   });
 });
+
+describe('GraphiQL examples', () => {
+  it('every example operation GraphiQL opens with is valid against the schema', async () => {
+    const { parse, validate } = await import('graphql');
+    const { GRAPHIQL_DEFAULT_QUERY } = await import('../../src/schema/graphiql.js');
+    expect(validate(schema, parse(GRAPHIQL_DEFAULT_QUERY)).map((e) => e.message)).toEqual([]);
+  });
+});
