@@ -64,8 +64,8 @@ export function execOutcome(end: ExecEnd): ExecEnding {
  * upgrade as "Unexpected server response: <code>".
  */
 export function connectFailure(pod: string, message: string): string {
-  const http = /Unexpected server response: (\d{3})/.exec(message);
-  switch (http?.[1]) {
+  const code = /Unexpected server response: (\d{3})/.exec(message)?.[1];
+  switch (code) {
     case undefined:
       return `cannot reach the Kubernetes API to exec into pod ${pod}: ${message}`;
     case '400':
@@ -77,6 +77,6 @@ export function connectFailure(pod: string, message: string): string {
     case '404':
       return `pod ${pod} not found (404)`;
     default:
-      return `the Kubernetes API answered the exec into pod ${pod} with HTTP ${http[1]}`;
+      return `the Kubernetes API answered the exec into pod ${pod} with HTTP ${code}`;
   }
 }

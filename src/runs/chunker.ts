@@ -112,8 +112,12 @@ export class OutputChunker {
     clearTimeout(this.timer);
     this.timerDue = due;
     this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flush(false);
+      // After a busy spell the timer can fire before the poll phase reads bytes already in the pipe;
+      // flushing in the check phase lets those arrive first, so a line is not cut just for being late.
+      setImmediate(() => {
+        this.timer = undefined;
+        this.flush(false);
+      });
     }, holding);
   }
 
