@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gql, gqlData, runShell, waitFinal } from './client.js';
+import { startTestApp, type TestApp } from './harness.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp({ env: { RDEV_MAX_CONCURRENT_PER_PROJECT: '1', RDEV_MAX_QUEUED: '2' } });
+});
+afterAll(() => t.close());
+
+const status = async (id: string) => (await gqlData(t.url, `query($id: ID!) { command(id: $id) { status startedAt } }`, { id })).command;
+
+describe('per-project concurrency', () => {
+  it('queues commands past the limit and runs them in order', async () => {
+    const first = await runShell(t.url, 'alpha', 'sleep 0.4');
+    const second = await runShell(t.url, 'alpha', 'true');
+    const third = await runShell(t.url, 'alpha', 'true');
+    expect((await status(first)).status).toBe('RUNNING');
+    expect(await status(second)).toEqual({ status: 'QUEUED', startedAt: null });
+    expect((await status(third)).status).toBe('QUEUED');
+    // Another project has its own slots.
+    const other = await runShell(t.url, 'beta', 'true');
+    expect((await status(other)).status).not.toBe('QUEUED');
+
+    const done = await Promise.all([first, second, third].map((id) => waitFinal(t.url, id)));
+    expect(done.map((c) => c.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    const starts = done.map((c) => Date.parse(c.startedAt));
+    expect(starts[1]).toBeGreaterThanOrEqual(Date.parse(done[0]!.finishedAt));
+    expect(starts[2]).toBeGreaterThanOrEqual(starts[1]!);
+  });
+
+  it('refuses with TOO_MANY_COMMANDS when the queue is full', async () => {
+    const running = await runShell(t.url, 'alpha', 'sleep 5');
+    const queued = [await runShell(t.url, 'alpha', 'true'), await runShell(t.url, 'alpha', 'true')];
+    const result = await gql(t.url, `mutation { runShell(input: { projectId: "alpha", command: "true" }) { id } }`);
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'TOO_MANY_COMMANDS', limit: 2 });
+    for (const id of [...queued, running]) await gqlData(t.url, `mutation($id: ID!) { cancelCommand(id: $id) { id } }`, { id });
+  });
+
+  it('a cancelled queued command never starts and ends CANCELED', async () => {
+    const running = await runShell(t.url, 'alpha', 'sleep 5');
+    const queued = await runShell(t.url, 'alpha', 'echo should-not-run');
+    const { cancelCommand } = await gqlData(t.url, `mutation($id: ID!) { cancelCommand(id: $id) { status startedAt exitCode } }`, { id: queued });
+    expect(cancelCommand).toEqual({ status: 'CANCELED', startedAt: null, exitCode: null });
+    const events = await gqlData(t.url, `query($id: ID!) { command(id: $id) { output { text } } }`, { id: queued });
+    expect(events.command.output).toEqual([]);
+    await gqlData(t.url, `mutation($id: ID!) { cancelCommand(id: $id) { id } }`, { id: running });
+    expect((await waitFinal(t.url, running)).status).toBe('CANCELED');
+  });
+});
