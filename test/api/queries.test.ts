@@ -103,3 +103,14 @@ describe('commands connection', () => {
     expect(big.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
   });
 });
+
+describe('GraphiQL', () => {
+  it('a browser GET of /graphql gets GraphiQL, titled rdev-api, opened with the example operations', async () => {
+    const res = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    expect(html).toContain('<title>rdev-api</title>');
+    expect(html).toContain('mutation RunShell');
+  });
+});
