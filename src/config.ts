@@ -16,6 +16,7 @@ export interface Config {
   workspace: string;
   defaultTimeoutSeconds: number;
   claudeTimeoutSeconds: number;
+  claudeIdleTimeoutSeconds: number;
   maxTimeoutSeconds: number;
   maxConcurrentPerProject: number;
   maxQueued: number;
@@ -50,6 +51,7 @@ const env = z.object({
   RDEV_WORKSPACE: z.string().startsWith('/', 'must be an absolute path').default('/workspace'),
   RDEV_DEFAULT_TIMEOUT_SECONDS: int(1).default(600),
   RDEV_CLAUDE_TIMEOUT_SECONDS: int(1).default(3600),
+  RDEV_CLAUDE_IDLE_TIMEOUT_SECONDS: int(0).default(900),
   RDEV_MAX_TIMEOUT_SECONDS: int(1).default(21600),
   RDEV_MAX_CONCURRENT_PER_PROJECT: int(1, 1000).default(4),
   RDEV_MAX_QUEUED: int(0).default(100),
@@ -108,6 +110,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     workspace: e.RDEV_WORKSPACE,
     defaultTimeoutSeconds: e.RDEV_DEFAULT_TIMEOUT_SECONDS,
     claudeTimeoutSeconds: e.RDEV_CLAUDE_TIMEOUT_SECONDS,
+    claudeIdleTimeoutSeconds: e.RDEV_CLAUDE_IDLE_TIMEOUT_SECONDS,
     maxTimeoutSeconds: e.RDEV_MAX_TIMEOUT_SECONDS,
     maxConcurrentPerProject: e.RDEV_MAX_CONCURRENT_PER_PROJECT,
     maxQueued: e.RDEV_MAX_QUEUED,

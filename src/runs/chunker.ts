@@ -87,6 +87,11 @@ export class OutputChunker {
     else this.schedule();
   }
 
+  /** Emits the whole lines held now (something else is about to be logged after them). */
+  drain(): void {
+    if (this.pending.length > 0) this.flush(false);
+  }
+
   /** Emits everything held, partial lines included (the command has ended). */
   end(): void {
     for (const stream of ['STDOUT', 'STDERR'] as const) {

@@ -7,7 +7,10 @@ import { OutputChunker } from './chunker.js';
 import type { CommandQuery, CommandStore } from './command-store.js';
 import type { EventLog } from './event-log.js';
 import type { ProjectEvents } from './project-events.js';
-import { finalState, type StopReason } from './status.js';
+import { claudeEventOf } from './claude-stream.js';
+import { claudeFailure, EMPTY_CLAUDE_SUMMARY, foldClaudeMessage } from './claude-summary.js';
+import { createClaudeSink, createPlainSink, type OutputSink } from './output-sink.js';
+import { claudeFinalState, finalState, type FinalState, type StopReason } from './status.js';
 import { isFinal, type Command, type CommandEvent, type CommandKind, type NewCommandEvent } from './types.js';
 import { resolveWorkdir } from './workdir.js';
 
@@ -15,6 +18,8 @@ import { resolveWorkdir } from './workdir.js';
 export interface RunLimits {
   defaultTimeoutSeconds: number;
   claudeTimeoutSeconds: number;
+  /** A Claude run that writes nothing for this long is stopped as TIMED_OUT (0: never). */
+  claudeIdleTimeoutSeconds: number;
   maxTimeoutSeconds: number;
   maxConcurrentPerProject: number;
   maxQueued: number;
@@ -100,6 +105,7 @@ export class RunManager {
       startedAt: null,
       finishedAt: null,
       durationMs: null,
+      claude: request.kind === 'CLAUDE' ? { ...EMPTY_CLAUDE_SUMMARY } : null,
     };
     this.o.store.insert(command);
     if (idemKey) this.idempotency.set(idemKey, { commandId: command.id, at: Date.now() });
@@ -230,19 +236,20 @@ export class RunManager {
     const abort = new AbortController();
     const entry: Running = { abort, stop: null, done: Promise.resolve() };
     this.running.set(command.id, entry);
-    const timer = setTimeout(() => {
-      entry.stop ??= 'timeout';
+    const stop = (reason: StopReason): void => {
+      entry.stop ??= reason;
       abort.abort();
-    }, command.timeoutSeconds * 1000);
-    const chunker = new OutputChunker({
-      coalesceMs: this.o.coalesceMs,
-      emit: (chunks) => this.append(command, chunks.map((c) => ({ type: 'output', stream: c.stream, text: c.text, at: new Date() }))),
-    });
+    };
+    const timer = setTimeout(() => stop('timeout'), command.timeoutSeconds * 1000);
+    // Watchdog: the Claude CLI is known to stop writing yet keep running (claude-code 39700, 17248).
+    const idleSeconds = command.kind === 'CLAUDE' ? this.o.limits.claudeIdleTimeoutSeconds : 0;
+    const idle = idleSeconds > 0 ? setTimeout(() => stop('idle'), idleSeconds * 1000) : undefined;
+    const sink = this.sinkFor(command);
     const logger = this.o.logger.child({ commandId: command.id });
     logger.info('command started', { argv0: command.argv[0] });
 
     entry.done = (async () => {
-      let state;
+      let state: FinalState;
       try {
         if (!project) throw new Error(`project ${command.projectId} disappeared`);
         const outcome = await this.o.executor.run({
@@ -250,22 +257,43 @@ export class RunManager {
           argv: command.argv,
           workdir: command.workdir,
           stdin: request.stdin,
-          onOutput: (stream, bytes) => chunker.write(stream, bytes),
+          onOutput: (stream, bytes) => {
+            idle?.refresh();
+            sink.write(stream, bytes);
+          },
           signal: abort.signal,
         });
-        state = finalState(outcome, entry.stop, command.timeoutSeconds);
+        state = finalState(outcome, entry.stop, command.timeoutSeconds, idleSeconds);
       } catch (err) {
         logger.error('executor failed', { err: String(err) });
-        state = entry.stop ? finalState({ type: 'aborted' }, entry.stop, command.timeoutSeconds) : { status: 'FAILED' as const, exitCode: null, error: `could not run the command: ${(err as Error).message}` };
+        state = entry.stop
+          ? finalState({ type: 'aborted' }, entry.stop, command.timeoutSeconds, idleSeconds)
+          : { status: 'FAILED', exitCode: null, error: `could not run the command: ${(err as Error).message}` };
       } finally {
         clearTimeout(timer);
-        chunker.end();
+        clearTimeout(idle);
+        sink.end();
       }
+      if (command.claude) state = claudeFinalState(state, claudeFailure(command.claude, state.exitCode ?? 0));
       this.running.delete(command.id);
       this.finish(command, state);
       logger.info('command finished', { status: state.status, exitCode: state.exitCode });
       this.pump(command.projectId);
     })();
+  }
+
+  /** Where a command's output goes: Claude runs have their stream-json parsed, the rest is plain. */
+  private sinkFor(command: Command): OutputSink {
+    const chunker = new OutputChunker({
+      coalesceMs: this.o.coalesceMs,
+      emit: (chunks) => this.append(command, chunks.map((c) => ({ type: 'output', stream: c.stream, text: c.text, at: new Date() }))),
+    });
+    if (command.kind !== 'CLAUDE') return createPlainSink(chunker);
+    return createClaudeSink(chunker, (message) => {
+      this.append(command, [claudeEventOf(message, new Date())]);
+      const summary = foldClaudeMessage(command.claude ?? EMPTY_CLAUDE_SUMMARY, message);
+      if (summary !== command.claude) this.o.store.update(command.id, { claude: summary });
+    });
   }
 
   private finish(command: Command, state: { status: Command['status']; exitCode: number | null; error: string | null }): Command {

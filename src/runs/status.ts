@@ -2,7 +2,7 @@ import type { ExecOutcome } from '../exec/executor.js';
 import type { CommandStatus } from './types.js';
 
 /** Why the run manager stopped a command itself, if it did. */
-export type StopReason = 'cancel' | 'timeout' | 'shutdown';
+export type StopReason = 'cancel' | 'timeout' | 'idle' | 'shutdown';
 
 /** A command's final status, exit code and error, from how it ended. */
 export interface FinalState {
@@ -16,9 +16,10 @@ export interface FinalState {
  * whatever the process did meanwhile; exit 0 is SUCCEEDED, any other exit FAILED with the code as
  * data; an executor that lost the command makes it LOST.
  */
-export function finalState(outcome: ExecOutcome, stop: StopReason | null, timeoutSeconds: number): FinalState {
+export function finalState(outcome: ExecOutcome, stop: StopReason | null, timeoutSeconds: number, idleSeconds = 0): FinalState {
   if (stop === 'cancel') return { status: 'CANCELED', exitCode: null, error: null };
   if (stop === 'timeout') return { status: 'TIMED_OUT', exitCode: null, error: `timed out after ${timeoutSeconds}s` };
+  if (stop === 'idle') return { status: 'TIMED_OUT', exitCode: null, error: `no output for ${idleSeconds}s: the process stopped writing and was stopped` };
   if (stop === 'shutdown') return { status: 'LOST', exitCode: null, error: 'server shut down while the command was running' };
   switch (outcome.type) {
     case 'exited':
@@ -30,4 +31,11 @@ export function finalState(outcome: ExecOutcome, stop: StopReason | null, timeou
     case 'aborted':
       return { status: 'CANCELED', exitCode: null, error: null };
   }
+}
+
+/** A Claude run that exited: SUCCEEDED only with a result message that is not an error (DESIGN.md). */
+export function claudeFinalState(state: FinalState, failure: string | null): FinalState {
+  if (state.status !== 'SUCCEEDED' && state.status !== 'FAILED') return state;
+  if (failure === null) return state;
+  return { status: 'FAILED', exitCode: state.exitCode, error: failure };
 }

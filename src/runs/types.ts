@@ -1,3 +1,5 @@
+import type { ClaudeSummary } from './claude-summary.js';
+
 /** Domain shapes of a command and its events. The schema binds these to GraphQL; nothing here knows GraphQL. */
 
 export type CommandKind = 'CLAUDE' | 'SHELL' | 'GIT';
@@ -29,6 +31,8 @@ export interface Command {
   startedAt: Date | null;
   finishedAt: Date | null;
   durationMs: number | null;
+  /** What a Claude run reported so far (CLAUDE commands only). */
+  claude: ClaudeSummary | null;
 }
 
 /** A piece of a command's output: whole lines where the command wrote whole lines. */

@@ -62,7 +62,7 @@ CommandRef.implement({
       type: ClaudeRunRef,
       nullable: true,
       description: 'CLAUDE commands only.',
-      resolve: (c) => (c.kind === 'CLAUDE' ? c : null),
+      resolve: (c) => c.claude,
     }),
   }),
 });
@@ -101,15 +101,16 @@ ClaudeMessageRef.implement({
 });
 
 ClaudeRunRef.implement({
-  description: 'What a Claude run reported (filled from its stream-json messages).',
+  description: 'What a Claude run reported, from its stream-json messages: sessionId and model from the init message (while it runs), the rest from the result message.',
   fields: (t) => ({
-    sessionId: t.string({ nullable: true, resolve: () => null }),
-    model: t.string({ nullable: true, resolve: () => null }),
-    result: t.string({ nullable: true, resolve: () => null }),
-    isError: t.boolean({ nullable: true, resolve: () => null }),
-    numTurns: t.int({ nullable: true, resolve: () => null }),
-    totalCostUsd: t.float({ nullable: true, resolve: () => null }),
-    durationMs: t.int({ nullable: true, resolve: () => null }),
+    sessionId: t.exposeString('sessionId', { nullable: true }),
+    model: t.exposeString('model', { nullable: true }),
+    result: t.exposeString('result', { nullable: true }),
+    isError: t.exposeBoolean('isError', { nullable: true }),
+    numTurns: t.exposeInt('numTurns', { nullable: true }),
+    totalCostUsd: t.exposeFloat('totalCostUsd', { nullable: true }),
+    durationMs: t.exposeInt('durationMs', { nullable: true, description: 'What the CLI reported in its result message.' }),
+    resultSubtype: t.exposeString('resultSubtype', { nullable: true, description: 'success, error_max_turns, error_during_execution, …' }),
   }),
 });
 

@@ -1,4 +1,5 @@
 import type { Project } from '../projects/registry.js';
+import type { ClaudeSummary } from '../runs/claude-summary.js';
 import type { ProjectEvent } from '../runs/project-events.js';
 import type { ClaudeEvent, Command, CommandEvent, CompletedEvent, OutputEvent } from '../runs/types.js';
 import { builder } from './builder.js';
@@ -21,7 +22,7 @@ export const CommandRef = builder.objectRef<Command>('Command');
 export const CommandOutputRef = builder.objectRef<OutputEvent>('CommandOutput');
 export const CommandCompletedRef = builder.objectRef<CompletedEvent>('CommandCompleted');
 export const ClaudeMessageRef = builder.objectRef<ClaudeEvent>('ClaudeMessage');
-export const ClaudeRunRef = builder.objectRef<Command>('ClaudeRun');
+export const ClaudeRunRef = builder.objectRef<ClaudeSummary>('ClaudeRun');
 export const CommandConnectionRef = builder.objectRef<CommandPage>('CommandConnection');
 
 export const CommandEventUnion = builder.unionType('CommandEvent', {

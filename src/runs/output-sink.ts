@@ -1,0 +1,47 @@
+import { StringDecoder } from 'node:string_decoder';
+import type { OutputChunker } from './chunker.js';
+import { LineSplitter, parseClaudeLine, type ClaudeStreamMessage } from './claude-stream.js';
+import type { OutputStream } from './types.js';
+
+/** Where an executor's bytes go: into the chunker, or parsed first for a Claude run. */
+export interface OutputSink {
+  write(stream: OutputStream, bytes: Buffer): void;
+  /** The command ended: emit everything held. */
+  end(): void;
+}
+
+/** Plain output: coalesced by the chunker. */
+export function createPlainSink(chunker: OutputChunker): OutputSink {
+  return { write: (stream, bytes) => chunker.write(stream, bytes), end: () => chunker.end() };
+}
+
+/**
+ * A Claude run's output: each stdout line that is a stream-json message goes to `onMessage`
+ * (after the output before it, so `seq` keeps the order things arrived in); a line that is not
+ * JSON, and all of stderr, stay plain output. A line split across writes is reassembled.
+ */
+export function createClaudeSink(chunker: OutputChunker, onMessage: (message: ClaudeStreamMessage) => void): OutputSink {
+  const decoder = new StringDecoder('utf8');
+  const lines = new LineSplitter();
+  const take = (line: string, newline: boolean): void => {
+    const message = parseClaudeLine(line);
+    if (message) {
+      chunker.drain();
+      onMessage(message);
+    } else {
+      chunker.write('STDOUT', newline ? `${line}\n` : line);
+    }
+  };
+  return {
+    write(stream, bytes) {
+      if (stream === 'STDERR') chunker.write(stream, bytes);
+      else for (const line of lines.push(decoder.write(bytes))) take(line, true);
+    },
+    end() {
+      for (const line of lines.push(decoder.end())) take(line, true);
+      const tail = lines.end();
+      if (tail !== undefined) take(tail, false);
+      chunker.end();
+    },
+  };
+}
