@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { createYoga } from 'graphql-yoga';
+import { createBackend } from './backend.js';
 import type { Config } from './config.js';
 import type { Executor } from './exec/executor.js';
-import { createLocalExecutor } from './exec/local.js';
 import { createLogger, type Logger } from './logger.js';
-import { createLocalRegistry } from './projects/local.js';
 import type { ProjectRegistry } from './projects/registry.js';
 import { handleRest, isRestPath, type RestContext } from './rest/router.js';
 import { createSseStreams } from './rest/sse.js';
@@ -44,8 +43,7 @@ export interface App {
 /** Wires registry + executor + runs + schema + REST into one request handler; never listens. */
 export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.logLevel);
-  const registry = deps.registry ?? createLocalRegistry({ projectsFile: config.projectsFile, dataDir: config.dataDir });
-  const executor = deps.executor ?? createLocalExecutor();
+  const { registry, executor } = createBackend(config, logger, deps);
   const projectEvents = createProjectEvents();
   const runs = new RunManager({
     registry,

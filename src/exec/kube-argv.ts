@@ -5,12 +5,13 @@
  * (kubernetes/kubernetes#73056), so cancel works by a second exec that signals the command's
  * process group. For that the command starts in a fresh session whose id is written to a pid file:
  *
- *     setsid -w sh -c '<wrapper>' rdev-exec /tmp/rdev-<token>.pgid <dir> <argv...>
+ *     setsid -w sh -c '<wrapper>' sh /tmp/rdev-<token>.pgid <workspace> <dir> <argv...>
  *
  * - `setsid` makes a new session (and process group) for `sh`. In a real pod every exec is
  *   already a session leader (runc calls setsid()), so util-linux `setsid` forks; `-w` makes the
  *   exec's main process wait for that child and exit with its status.
- * - The wrapper writes `$$` (the new group's id) to the pid file, `cd`s into the workdir and
+ * - The wrapper writes `$$` (the new group's id) to the pid file, `cd`s into the workdir (which
+ *   must stay inside the workspace once symlinks are followed: only the pod can check that) and
  *   runs the argv as a child, not with `exec`: it stays to turn a signal death into 128+n and to
  *   remove the pid file when the command ends by itself.
  * - `trap 'exit 143' TERM` lets the wrapper exit normally after its child dies of the group's
@@ -25,6 +26,8 @@ export function pidFileFor(token: string): string {
 /** What {@link execArgv} needs. */
 export interface ExecArgvOptions {
   pidFile: string;
+  /** Absolute workspace in the pod: the directory, symlinks followed, must stay inside it. */
+  workspace: string;
   /** Absolute directory in the pod to run in. */
   dir: string;
   argv: readonly string[];
@@ -39,7 +42,11 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The argv of the command's exec. Throws on an environment variable name a shell cannot export. */
+/**
+ * The argv of the command's exec. The wrapper's own failures (no writable pid file, a directory
+ * it cannot enter or that leads outside the workspace through a symlink) exit 125 with an
+ * `rdev: ...` line on stderr. Throws on an environment variable name a shell cannot export.
+ */
 export function execArgv(o: ExecArgvOptions): string[] {
   if (o.argv.length === 0) throw new Error('argv is empty');
   const exports = Object.entries(o.env ?? {}).map(([k, v]) => {
@@ -47,13 +54,16 @@ export function execArgv(o: ExecArgvOptions): string[] {
     return `export ${k}=${shellQuote(v)}; `;
   });
   const wrapper =
-    'f=$1; d=$2; shift 2; ' +
-    `echo $$ 2>/dev/null >"$f" || { echo "rdev: cannot write $f: cancelling needs a writable /tmp" >&2; exit 125; }; ` +
+    'f=$1; w=$2; d=$3; shift 3; ' +
+    'fail() { rm -f "$f"; echo "rdev: $1" >&2; exit 125; }; ' +
+    'echo $$ 2>/dev/null >"$f" || fail "cannot write $f: cancelling needs a writable /tmp"; ' +
     "trap 'exit 143' TERM; " +
+    'cd "$d" 2>/dev/null || fail "cannot enter $d"; ' +
+    'r=$(cd "$w" && pwd -P) || fail "cannot enter the workspace $w"; ' +
+    'case "$(pwd -P)/" in "$r"/*) ;; *) fail "$d leads outside the workspace $w" ;; esac; ' +
     exports.join('') +
-    'cd "$d" || exit 1; ' +
     '"$@"; rc=$?; rm -f "$f"; exit $rc';
-  return ['setsid', '-w', 'sh', '-c', wrapper, 'rdev-exec', o.pidFile, o.dir, ...o.argv];
+  return ['setsid', '-w', 'sh', '-c', wrapper, 'sh', o.pidFile, o.workspace, o.dir, ...o.argv];
 }
 
 /**

@@ -153,8 +153,8 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     const signal = AbortSignal.any([request.signal, stop.signal]);
     if (signal.aborted) return { type: 'aborted' };
     const pidFile = pidFileFor(randomBytes(8).toString('hex'));
-    const dir = posix.join(request.target.workspace || o.workspace || '/workspace', request.workdir);
-    const argv = execArgv({ pidFile, dir, argv: request.argv, env: request.env });
+    const workspace = request.target.workspace || o.workspace || '/workspace';
+    const argv = execArgv({ pidFile, workspace, dir: posix.join(workspace, request.workdir), argv: request.argv, env: request.env });
     // Writes reach onOutput synchronously, so stdout and stderr keep their arrival order.
     const forward = (stream: 'STDOUT' | 'STDERR') =>
       new Writable({

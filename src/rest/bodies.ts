@@ -13,6 +13,7 @@ import {
   workdirRule,
 } from '../runs/inputs.js';
 import { BadUserInputError } from '../errors.js';
+import { CLAUDE_PERMISSION_MODES } from '../runs/command-builders.js';
 
 /**
  * The REST shims' request bodies (seed release notes): `{"prompt"}`, `{"command"}`, `{"args"}`,
@@ -35,6 +36,7 @@ export const claudeBody = z
     model: modelRule.optional(),
     allowed_tools: allowedToolsRule.optional(),
     max_turns: maxTurnsRule.optional(),
+    permission_mode: z.enum(CLAUDE_PERMISSION_MODES).optional(),
     ...common,
   })
   .refine((b) => !(b.session_id && b.continue_session), { message: 'give session_id or continue_session, not both', path: ['continue_session'] });

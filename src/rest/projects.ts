@@ -55,6 +55,7 @@ export async function runCommand(ctx: RestContext, r: RouteRequest, kind: Comman
       model: b.model,
       allowedTools: b.allowed_tools,
       maxTurns: b.max_turns,
+      permissionMode: b.permission_mode,
     });
     command = ctx.runs.start({ ...base, argv, timeoutSeconds: b.timeout_seconds, idempotencyKey: b.idempotency_key });
   }

@@ -1,4 +1,5 @@
 import type { CommandEvent } from '../runs/types.js';
+import { claudeLines } from './claude-lines.js';
 
 /**
  * How command events become the seed's SSE events: one `output` event per line, one `complete`
@@ -40,9 +41,7 @@ export function framesOf(event: CommandEvent, skipThrough = -1, extra: Record<st
         i <= skipThrough ? [] : [{ event: 'output' as const, id: `${event.seq}.${i}`, data: { ...extra, stream: event.stream.toLowerCase(), line } }],
       );
     case 'claude':
-      return event.text
-        ? linesOf(event.text).flatMap((line, i) => (i <= skipThrough ? [] : [{ event: 'output' as const, id: `${event.seq}.${i}`, data: { ...extra, stream: 'stdout', line } }]))
-        : [];
+      return claudeLines(event).flatMap((l, i) => (i <= skipThrough ? [] : [{ event: 'output' as const, id: `${event.seq}.${i}`, data: { ...extra, ...l } }]));
     case 'completed':
       return [
         {

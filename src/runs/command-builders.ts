@@ -18,7 +18,17 @@ export interface ClaudeOptions {
   model?: string | null | undefined;
   allowedTools?: readonly string[] | null | undefined;
   maxTurns?: number | null | undefined;
+  permissionMode?: ClaudePermissionMode | null | undefined;
 }
+
+/**
+ * The CLI's `--permission-mode` choices that make sense headless. In `-p` mode nobody can answer
+ * a permission prompt, so a tool that needs one is denied; `acceptEdits` (the default here) lets
+ * Claude edit files in the workspace while commands still need `allowedTools`.
+ */
+export const CLAUDE_PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'dontAsk', 'bypassPermissions'] as const;
+export type ClaudePermissionMode = (typeof CLAUDE_PERMISSION_MODES)[number];
+export const DEFAULT_CLAUDE_PERMISSION_MODE: ClaudePermissionMode = 'acceptEdits';
 
 /**
  * `runClaude`: the Claude Code CLI in headless mode with its NDJSON stream
@@ -34,5 +44,7 @@ export function claudeArgv(o: ClaudeOptions): string[] {
   // --allowedTools is variadic: one argument per tool, so a tool such as "Bash(git log:*)" stays whole.
   if (o.allowedTools && o.allowedTools.length > 0) argv.push('--allowedTools', ...o.allowedTools);
   if (o.maxTurns != null) argv.push('--max-turns', String(o.maxTurns));
+  const mode = o.permissionMode ?? DEFAULT_CLAUDE_PERMISSION_MODE;
+  if (mode !== 'default') argv.push('--permission-mode', mode);
   return argv;
 }

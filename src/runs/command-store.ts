@@ -1,9 +1,10 @@
-import type { Command, CommandStatus } from './types.js';
+import type { Command, CommandKind, CommandStatus } from './types.js';
 
 /** Which commands a listing wants, newest first. */
 export interface CommandQuery {
   projectId?: string | undefined;
   status?: CommandStatus | undefined;
+  kind?: CommandKind | undefined;
   /** Only commands older than this ordinal (the cursor of the previous page). */
   beforeOrdinal?: number | undefined;
   limit: number;
@@ -38,12 +39,13 @@ export function createMemoryCommandStore(): CommandStore {
       return current;
     },
     get: (id) => byId.get(id),
-    list({ projectId, status, beforeOrdinal, limit }) {
+    list({ projectId, status, kind, beforeOrdinal, limit }) {
       const out: Command[] = [];
       const start = Math.min(ordered.length, (beforeOrdinal ?? ordered.length + 1) - 1);
       for (let i = start - 1; i >= 0 && out.length <= limit; i--) {
         const c = ordered[i]!;
-        if ((projectId === undefined || c.projectId === projectId) && (status === undefined || c.status === status)) out.push(c);
+        const wanted = (projectId === undefined || c.projectId === projectId) && (status === undefined || c.status === status) && (kind === undefined || c.kind === kind);
+        if (wanted) out.push(c);
       }
       return out;
     },

@@ -7,6 +7,7 @@ import { OutputChunker } from './chunker.js';
 import type { CommandQuery, CommandStore } from './command-store.js';
 import type { EventLog } from './event-log.js';
 import type { ProjectEvents } from './project-events.js';
+import { recentClaudeSessions, type ClaudeSessionInfo } from './claude-sessions.js';
 import { claudeEventOf } from './claude-stream.js';
 import { claudeFailure, EMPTY_CLAUDE_SUMMARY, foldClaudeMessage } from './claude-summary.js';
 import { createClaudeSink, createPlainSink, type OutputSink } from './output-sink.js';
@@ -149,6 +150,11 @@ export class RunManager {
 
   list(query: CommandQuery): Command[] {
     return this.o.store.list(query);
+  }
+
+  /** A project's recent Claude sessions, newest first. */
+  claudeSessions(projectId: string, limit: number): ClaudeSessionInfo[] {
+    return recentClaudeSessions(this.o.store, projectId, limit);
   }
 
   /** Replays a command's events after `afterSeq`, then follows live until it completes. */

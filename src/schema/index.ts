@@ -4,6 +4,7 @@ import './refs.js';
 import './connection.js';
 import './project.js';
 import './command.js';
+import './claude.js';
 import './mutations.js';
 import './subscriptions.js';
 

@@ -14,7 +14,7 @@ import {
   workdirRule,
 } from '../runs/inputs.js';
 import { builder } from './builder.js';
-import { CommandRef } from './refs.js';
+import { ClaudePermissionModeEnum, CommandRef } from './refs.js';
 
 const RunShellInput = builder.inputType('RunShellInput', {
   fields: (t) => ({
@@ -44,6 +44,10 @@ const RunClaudeInput = builder.inputType('RunClaudeInput', {
     model: t.string({ validate: { schema: modelRule } }),
     allowedTools: t.stringList({ validate: { schema: allowedToolsRule } }),
     maxTurns: t.int({ validate: { schema: maxTurnsRule } }),
+    permissionMode: t.field({
+      type: ClaudePermissionModeEnum,
+      description: 'How Claude may use tools without asking (nobody can answer a prompt headless). Default: ACCEPT_EDITS.',
+    }),
     timeoutSeconds: t.int({ validate: { schema: timeoutRule } }),
     idempotencyKey: t.string({ validate: { schema: idempotencyKeyRule } }),
   }),

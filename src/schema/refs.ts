@@ -15,6 +15,16 @@ export const CommandKindEnum = builder.enumType('CommandKind', { values: ['CLAUD
 export const CommandStatusEnum = builder.enumType('CommandStatus', {
   values: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT', 'LOST'] as const,
 });
+export const ClaudePermissionModeEnum = builder.enumType('ClaudePermissionMode', {
+  description: "Claude Code's --permission-mode: DEFAULT asks (so headless runs are denied tools that need permission), ACCEPT_EDITS lets it edit files, PLAN only plans, DONT_ASK denies without asking, BYPASS_PERMISSIONS allows every tool.",
+  values: {
+    DEFAULT: { value: 'default' },
+    ACCEPT_EDITS: { value: 'acceptEdits' },
+    PLAN: { value: 'plan' },
+    DONT_ASK: { value: 'dontAsk' },
+    BYPASS_PERMISSIONS: { value: 'bypassPermissions' },
+  } as const,
+});
 export const OutputStreamEnum = builder.enumType('OutputStream', { values: ['STDOUT', 'STDERR'] as const });
 
 export const ProjectRef = builder.objectRef<Project>('Project');

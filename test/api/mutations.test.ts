@@ -119,7 +119,7 @@ describe('runClaude', () => {
     );
     expect(data.runClaude).toMatchObject({
       kind: 'CLAUDE',
-      argv: ['claude', '-p', 'hello', '--output-format', 'stream-json', '--verbose', '--model', 'sonnet', '--allowedTools', 'Read', '--max-turns', '2'],
+      argv: ['claude', '-p', 'hello', '--output-format', 'stream-json', '--verbose', '--model', 'sonnet', '--allowedTools', 'Read', '--max-turns', '2', '--permission-mode', 'acceptEdits'],
       claude: { sessionId: null },
     });
     await waitFinal(t.url, data.runClaude.id);

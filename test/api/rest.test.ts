@@ -86,9 +86,12 @@ describe('REST shims: running commands', () => {
   });
 
   it('POST /projects/{id}/claude builds the Claude argv from snake_case options', async () => {
-    const { status, json } = await post('/projects/alpha/claude', { prompt: 'hi', max_turns: 2, model: 'opus' });
+    const { status, json } = await post('/projects/alpha/claude', { prompt: 'hi', max_turns: 2, model: 'opus', permission_mode: 'plan' });
     expect(status).toBe(202);
-    expect(json.data).toMatchObject({ type: 'claude', argv: ['claude', '-p', 'hi', '--output-format', 'stream-json', '--verbose', '--model', 'opus', '--max-turns', '2'] });
+    expect(json.data).toMatchObject({
+      type: 'claude',
+      argv: ['claude', '-p', 'hi', '--output-format', 'stream-json', '--verbose', '--model', 'opus', '--max-turns', '2', '--permission-mode', 'plan'],
+    });
     await waitFinal(t.url, json.data.id);
   });
 

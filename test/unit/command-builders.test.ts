@@ -11,7 +11,11 @@ describe('argv builders', () => {
   });
 
   it('builds the headless Claude command with stream-json and --verbose', () => {
-    expect(claudeArgv({ prompt: 'hi' })).toEqual(['claude', '-p', 'hi', '--output-format', 'stream-json', '--verbose']);
+    expect(claudeArgv({ prompt: 'hi', permissionMode: 'default' })).toEqual(['claude', '-p', 'hi', '--output-format', 'stream-json', '--verbose']);
+  });
+
+  it('lets Claude edit files by default, since nobody can answer a permission prompt headless', () => {
+    expect(claudeArgv({ prompt: 'hi' }).slice(-2)).toEqual(['--permission-mode', 'acceptEdits']);
   });
 
   it('adds every Claude option, one argument per allowed tool', () => {
@@ -19,7 +23,7 @@ describe('argv builders', () => {
       claudeArgv({ prompt: 'fix it', sessionId: 'abc-123', model: 'sonnet', allowedTools: ['Bash(git log:*)', 'Edit'], maxTurns: 3 }),
     ).toEqual([
       'claude', '-p', 'fix it', '--output-format', 'stream-json', '--verbose',
-      '--resume', 'abc-123', '--model', 'sonnet', '--allowedTools', 'Bash(git log:*)', 'Edit', '--max-turns', '3',
+      '--resume', 'abc-123', '--model', 'sonnet', '--allowedTools', 'Bash(git log:*)', 'Edit', '--max-turns', '3', '--permission-mode', 'acceptEdits',
     ]);
   });
 
