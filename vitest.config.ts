@@ -5,10 +5,24 @@ export default defineConfig({
   // (two copies make graphql refuse "GraphQLScalarType from another module or realm").
   resolve: { alias: { graphql: 'graphql/index.js' } },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
     reporters: ['default', './test/summary-reporter.ts'],
+    // One API suite, two backends: test/api runs again against the kube backend, through the
+    // Kubernetes API test server (test/support/kube-api), not as a copy.
+    projects: [
+      { extends: true, test: { name: 'local', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'kube',
+          include: ['test/api/**/*.test.ts'],
+          // The schema contract and the server process do not depend on the backend.
+          exclude: ['test/api/contract.test.ts', 'test/api/server-process.test.ts'],
+          env: { RDEV_TEST_BACKEND: 'kube' },
+        },
+      },
+    ],
   },
 });

@@ -2,7 +2,7 @@ import { NotFoundError } from '../errors.js';
 import { isFinal } from '../runs/types.js';
 import { HttpError } from './http.js';
 import type { RestContext, RouteRequest } from './router.js';
-import { framesOf, parseLastEventId } from './sse-lines.js';
+import { carryBefore, LineRenderer, parseLastEventId } from './sse-lines.js';
 
 /**
  * `GET /projects/{id}/events?stream_id=…`: one command's events from the start (or after
@@ -28,10 +28,11 @@ export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<
   const stream = ctx.streams.open(r.res, ctx.heartbeatMs);
   // A resume inside an event re-reads that event and skips the lines already sent.
   const from = resume.line >= 0 ? resume.seq - 1 : resume.seq;
+  const renderer = new LineRenderer({}, carryBefore((after, limit) => ctx.runs.events(commandId, after, limit), from + 1));
   try {
     for await (const event of ctx.runs.follow(commandId, from, stream.signal)) {
       const skip = event.seq === resume.seq ? resume.line : -1;
-      for (const frame of framesOf(event, skip)) await stream.send(frame.event, frame.data, frame.id);
+      for (const frame of renderer.frames(event, skip)) await stream.send(frame.event, frame.data, frame.id);
     }
   } finally {
     stream.end();
@@ -43,10 +44,14 @@ export async function projectEvents(ctx: RestContext, r: RouteRequest): Promise<
   const projectId = r.params.id!;
   if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
   const stream = ctx.streams.open(r.res, ctx.heartbeatMs);
+  const renderers = new Map<string, LineRenderer>();
   try {
     for await (const e of ctx.projectEvents.subscribe(projectId, stream.signal)) {
       if (e.type === 'command-event') {
-        for (const frame of framesOf(e.event, -1, { stream_id: e.commandId })) await stream.send(frame.event, frame.data, `${e.commandId}/${frame.id}`);
+        let renderer = renderers.get(e.commandId);
+        if (!renderer) renderers.set(e.commandId, (renderer = new LineRenderer({ stream_id: e.commandId })));
+        if (e.event.type === 'completed') renderers.delete(e.commandId);
+        for (const frame of renderer.frames(e.event)) await stream.send(frame.event, frame.data, `${e.commandId}/${frame.id}`);
       } else if (e.type === 'command-status' && e.command.status === 'RUNNING') {
         await stream.send('start', { stream_id: e.command.id, type: e.command.kind.toLowerCase(), status: 'running' });
       }

@@ -1,3 +1,4 @@
+import { splitAtLastNewline } from '../runs/chunker.js';
 import type { CommandEvent } from '../runs/types.js';
 import { claudeLines } from './claude-lines.js';
 
@@ -33,22 +34,72 @@ export interface SseFrame {
   data: Record<string, unknown>;
 }
 
-/** The frames of one command event, skipping lines up to `skipThrough` (for a resume inside it). */
-export function framesOf(event: CommandEvent, skipThrough = -1, extra: Record<string, unknown> = {}): SseFrame[] {
-  switch (event.type) {
-    case 'output':
-      return linesOf(event.text).flatMap((line, i) =>
-        i <= skipThrough ? [] : [{ event: 'output' as const, id: `${event.seq}.${i}`, data: { ...extra, stream: event.stream.toLowerCase(), line } }],
-      );
-    case 'claude':
-      return claudeLines(event).flatMap((l, i) => (i <= skipThrough ? [] : [{ event: 'output' as const, id: `${event.seq}.${i}`, data: { ...extra, ...l } }]));
-    case 'completed':
-      return [
-        {
-          event: 'complete',
-          id: String(event.seq),
-          data: { ...extra, exit_code: event.exitCode, duration_ms: event.durationMs, status: event.status.toLowerCase(), error: event.error },
-        },
-      ];
+/**
+ * Turns a command's events into SSE frames, one `output` per line. Output chunks can end inside a
+ * line (a slow writer's partial line is flushed after a while); the renderer carries such a tail
+ * per stream and sends the line once it is complete, so clients never see one line as two.
+ * A line's id is the seq of the event that completed it and its index among that event's lines.
+ */
+export class LineRenderer {
+  private readonly carry = { STDOUT: '', STDERR: '' };
+
+  /** `carry`: the unterminated tails before the first event this renderer will see (see {@link carryBefore}). */
+  constructor(
+    private readonly extra: Record<string, unknown> = {},
+    carry?: { STDOUT: string; STDERR: string },
+  ) {
+    if (carry) Object.assign(this.carry, carry);
   }
+
+  /** The frames of one event, skipping its lines up to `skipThrough` (a resume inside it). */
+  frames(event: CommandEvent, skipThrough = -1): SseFrame[] {
+    const lines: Array<{ stream: string; line: string }> = [];
+    switch (event.type) {
+      case 'output': {
+        const [whole, rest] = splitAtLastNewline(this.carry[event.stream] + event.text);
+        this.carry[event.stream] = rest;
+        for (const line of linesOf(whole)) lines.push({ stream: event.stream.toLowerCase(), line });
+        break;
+      }
+      case 'claude':
+        lines.push(...claudeLines(event));
+        break;
+      case 'completed':
+        for (const stream of ['STDOUT', 'STDERR'] as const) {
+          if (this.carry[stream]) lines.push({ stream: stream.toLowerCase(), line: linesOf(this.carry[stream])[0]! });
+          this.carry[stream] = '';
+        }
+        break;
+    }
+    const frames: SseFrame[] = lines.flatMap((l, i) => (i <= skipThrough ? [] : [{ event: 'output' as const, id: `${event.seq}.${i}`, data: { ...this.extra, ...l } }]));
+    if (event.type === 'completed') {
+      frames.push({
+        event: 'complete',
+        id: String(event.seq),
+        data: { ...this.extra, exit_code: event.exitCode, duration_ms: event.durationMs, status: event.status.toLowerCase(), error: event.error },
+      });
+    }
+    return frames;
+  }
+}
+
+/**
+ * The unterminated tails of each stream just before event `seq`, read backwards from the log,
+ * so that a stream resumed there renders lines exactly as an uninterrupted one did.
+ */
+export function carryBefore(read: (afterSeq: number, limit: number) => CommandEvent[], seq: number): { STDOUT: string; STDERR: string } {
+  const carry = { STDOUT: '', STDERR: '' };
+  const open = new Set<'STDOUT' | 'STDERR'>(['STDOUT', 'STDERR']);
+  const window = 64;
+  for (let end = seq - 1; end >= 1 && open.size > 0; end -= window) {
+    const events = read(Math.max(0, end - window), Math.min(window, end));
+    for (let i = events.length - 1; i >= 0 && open.size > 0; i--) {
+      const e = events[i]!;
+      if (e.type !== 'output' || !open.has(e.stream)) continue;
+      const [, tail] = splitAtLastNewline(e.text);
+      carry[e.stream] = tail + carry[e.stream];
+      if (tail.length < e.text.length) open.delete(e.stream); // this event holds the line's start
+    }
+  }
+  return carry;
 }

@@ -6,14 +6,31 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import type { ProjectStatus } from '../../src/projects/registry.js';
+import { startKubeApiServer, type KubeApiServer } from '../support/kube-api/index.js';
+import { until } from './client.js';
 
-/** A whole app listening on an ephemeral loopback port, with two git projects in a temp dir. */
+/**
+ * Which backend the API suite runs against: the same tests run once per backend (see
+ * vitest.config.ts), `local` by default, `kube` through the Kubernetes API test server.
+ */
+export type Backend = 'local' | 'kube';
+export const BACKEND: Backend = process.env.RDEV_TEST_BACKEND === 'kube' ? 'kube' : 'local';
+
+/** A whole app listening on an ephemeral loopback port, with two git projects. */
 export interface TestApp {
   url: string;
   app: App;
   server: Server;
-  /** Directory of each project's workspace, by id. */
+  backend: Backend;
+  /** Where each project's files are on this machine (write here to give a command a file). */
   projectDirs: { alpha: string; beta: string };
+  /** The workspace path each project's commands see (`pwd`). */
+  workspaces: { alpha: string; beta: string };
+  /** What the third project, `gone`, looks like: a missing directory, or a pod still starting. */
+  gone: { status: ProjectStatus; pod: string | null };
+  /** The Kubernetes API test server (kube backend only). */
+  kube?: KubeApiServer;
   close(): Promise<void>;
 }
 
@@ -31,23 +48,40 @@ function gitInit(dir: string): void {
   git('-c', 'user.name=test', '-c', 'user.email=test@localhost', 'commit', '-q', '-m', 'init');
 }
 
-/** Starts an app on port 0 with projects `alpha` and `beta` (git repositories) and a missing one, `gone`. */
+/**
+ * Starts an app on port 0 with projects `alpha` and `beta` (git repositories) and `gone`, which
+ * cannot run commands: a missing directory (local) or a pod that is still Pending (kube).
+ */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const root = mkdtempSync(path.join(tmpdir(), 'rdev-api-test-'));
-  const projectDirs = { alpha: path.join(root, 'alpha'), beta: path.join(root, 'beta') };
+  const base = { PORT: '0', RDEV_DATA_DIR: path.join(root, 'data'), RDEV_LOG_LEVEL: 'silent', RDEV_SHUTDOWN_GRACE_SECONDS: '0' };
+  let kube: KubeApiServer | undefined;
+  let projectDirs: TestApp['projectDirs'];
+  let workspaces: TestApp['workspaces'];
+  let gone: TestApp['gone'];
+  let env: Record<string, string>;
+  if (BACKEND === 'kube') {
+    kube = await startKubeApiServer();
+    const pod = (id: string) => kube!.addPod({ name: `claudebox-${id}-0`, namespace: 'rdev', labels: { 'rdev.io/project': id } });
+    projectDirs = { alpha: pod('alpha').dir, beta: pod('beta').dir };
+    pod('gone');
+    kube.setPhase('rdev', 'claudebox-gone-0', 'Pending');
+    const workspace = kube.workspaceMounted ? '/workspace' : '/';
+    workspaces = kube.workspaceMounted ? { alpha: workspace, beta: workspace } : projectDirs;
+    gone = { status: 'STARTING', pod: 'claudebox-gone-0' };
+    env = { RDEV_BACKEND: 'kube', KUBECONFIG: kube.kubeconfigPath, RDEV_WORKSPACE: workspace };
+  } else {
+    projectDirs = { alpha: path.join(root, 'alpha'), beta: path.join(root, 'beta') };
+    workspaces = projectDirs;
+    gone = { status: 'MISSING', pod: null };
+    const projectsFile = path.join(root, 'projects.yaml');
+    writeFileSync(projectsFile, `projects:\n  - { id: alpha, path: alpha }\n  - { id: beta, path: beta }\n  - { id: gone, path: does-not-exist }\n`);
+    env = { RDEV_PROJECTS_FILE: projectsFile };
+  }
   gitInit(projectDirs.alpha);
   gitInit(projectDirs.beta);
-  const projectsFile = path.join(root, 'projects.yaml');
-  writeFileSync(projectsFile, `projects:\n  - { id: alpha, path: alpha }\n  - { id: beta, path: beta }\n  - { id: gone, path: does-not-exist }\n`);
-  const config = loadConfig({
-    PORT: '0',
-    RDEV_DATA_DIR: path.join(root, 'data'),
-    RDEV_PROJECTS_FILE: projectsFile,
-    RDEV_LOG_LEVEL: 'silent',
-    RDEV_SHUTDOWN_GRACE_SECONDS: '0',
-    ...options.env,
-  });
-  const app = createApp(config);
+  const app = createApp(loadConfig({ ...base, ...env, ...options.env }));
+  await until(() => app.registry.readiness().ready && app.registry.list().length === 3, 10_000, 'the registry to load');
   const server = createServer((req, res) => app.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -55,11 +89,16 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     url: `http://127.0.0.1:${port}`,
     app,
     server,
+    backend: BACKEND,
     projectDirs,
+    workspaces,
+    gone,
+    kube,
     async close() {
       await app.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await kube?.close();
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -18,10 +18,11 @@ afterAll(() => t.close());
 describe('projects', () => {
   it('lists every project with status, workspace and no pod', async () => {
     const data = await gqlData(t.url, `{ projects { id status statusMessage pod workspace } }`);
+    const pod = (id: string) => (t.backend === 'kube' ? `claudebox-${id}-0` : null);
     expect(data.projects).toEqual([
-      { id: 'alpha', status: 'READY', statusMessage: null, pod: null, workspace: t.projectDirs.alpha },
-      { id: 'beta', status: 'READY', statusMessage: null, pod: null, workspace: t.projectDirs.beta },
-      { id: 'gone', status: 'MISSING', statusMessage: expect.stringMatching(/does-not-exist does not exist$/), pod: null, workspace: expect.stringMatching(/does-not-exist$/) },
+      { id: 'alpha', status: 'READY', statusMessage: null, pod: pod('alpha'), workspace: t.workspaces.alpha },
+      { id: 'beta', status: 'READY', statusMessage: null, pod: pod('beta'), workspace: t.workspaces.beta },
+      { id: 'gone', status: t.gone.status, statusMessage: expect.any(String), pod: t.gone.pod, workspace: expect.any(String) },
     ]);
   });
 

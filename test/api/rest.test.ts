@@ -50,9 +50,9 @@ describe('REST shims: registry', () => {
     expect(json.data.map((p: any) => [p.id, p.status])).toEqual([
       ['alpha', 'ready'],
       ['beta', 'ready'],
-      ['gone', 'missing'],
+      ['gone', t.gone.status.toLowerCase()],
     ]);
-    expect(json.data[0]).toEqual({ id: 'alpha', status: 'ready', status_message: null, pod: null, workspace: t.projectDirs.alpha });
+    expect(json.data[0]).toEqual({ id: 'alpha', status: 'ready', status_message: null, pod: t.backend === 'kube' ? 'claudebox-alpha-0' : null, workspace: t.workspaces.alpha });
   });
 
   it('GET /projects/{id} answers one project, 404 in the error envelope for an unknown one', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { framesOf, linesOf, parseLastEventId } from '../../src/rest/sse-lines.js';
+import { carryBefore, LineRenderer, linesOf, parseLastEventId } from '../../src/rest/sse-lines.js';
+import type { CommandEvent } from '../../src/runs/types.js';
 
 const at = new Date(0);
 
@@ -21,19 +22,42 @@ describe('parseLastEventId', () => {
   });
 });
 
-describe('framesOf', () => {
+describe('LineRenderer', () => {
   it('makes one output event per line with seq.line ids', () => {
-    expect(framesOf({ type: 'output', seq: 4, stream: 'STDERR', text: 'x\ny\n', at })).toEqual([
+    expect(new LineRenderer().frames({ type: 'output', seq: 4, stream: 'STDERR', text: 'x\ny\n', at })).toEqual([
       { event: 'output', id: '4.0', data: { stream: 'stderr', line: 'x' } },
       { event: 'output', id: '4.1', data: { stream: 'stderr', line: 'y' } },
     ]);
   });
   it('skips lines already sent', () => {
-    expect(framesOf({ type: 'output', seq: 4, stream: 'STDOUT', text: 'x\ny\nz\n', at }, 1).map((f) => f.id)).toEqual(['4.2']);
+    expect(new LineRenderer().frames({ type: 'output', seq: 4, stream: 'STDOUT', text: 'x\ny\nz\n', at }, 1).map((f) => f.id)).toEqual(['4.2']);
   });
   it('makes the complete event the seed clients read', () => {
-    expect(framesOf({ type: 'completed', seq: 9, status: 'FAILED', exitCode: 2, durationMs: 15, error: 'exited with code 2', at }, -1, { stream_id: 'c1' })).toEqual([
+    expect(new LineRenderer({ stream_id: 'c1' }).frames({ type: 'completed', seq: 9, status: 'FAILED', exitCode: 2, durationMs: 15, error: 'exited with code 2', at })).toEqual([
       { event: 'complete', id: '9', data: { stream_id: 'c1', exit_code: 2, duration_ms: 15, status: 'failed', error: 'exited with code 2' } },
     ]);
+  });
+});
+
+describe('LineRenderer with partial lines', () => {
+  const events: CommandEvent[] = [
+    { type: 'output', seq: 1, stream: 'STDOUT', text: 'a\nb', at },
+    { type: 'output', seq: 2, stream: 'STDERR', text: 'e', at },
+    { type: 'output', seq: 3, stream: 'STDOUT', text: 'c', at },
+    { type: 'output', seq: 4, stream: 'STDOUT', text: 'd\ne\n', at },
+    { type: 'completed', seq: 5, status: 'SUCCEEDED', exitCode: 0, durationMs: 1, error: null, at },
+  ];
+  const render = (r: LineRenderer, from = 0, skip = -1) =>
+    events.slice(from).flatMap((e, k) => r.frames(e, k === 0 ? skip : -1)).map((f) => `${f.id} ${f.event === 'output' ? `${f.data.stream}:${f.data.line}` : 'complete'}`);
+
+  it('sends a line split across events once, when it is complete; tails at the end', () => {
+    expect(render(new LineRenderer())).toEqual(['1.0 stdout:a', '4.0 stdout:bcd', '4.1 stdout:e', '5.0 stderr:e', '5 complete']);
+  });
+
+  it('a resume rebuilds the carried tails from the log and continues exactly', () => {
+    const read = (after: number, limit: number) => events.filter((e) => e.seq > after).slice(0, limit);
+    // Resume after "4.0": re-read event 4 with the tails before it.
+    const resumed = render(new LineRenderer({}, carryBefore(read, 4)), 3, 0);
+    expect(resumed).toEqual(['4.1 stdout:e', '5.0 stderr:e', '5 complete']);
   });
 });
