@@ -49,10 +49,15 @@ export interface KubeExecutorOptions {
    */
   controlTimeoutMs?: number;
   /**
-   * Interval of WebSocket pings; a socket that misses a pong for a whole interval is dropped (LOST).
-   * @default 10000
+   * Interval of WebSocket pings on a command's socket.
+   * @default 5000
    */
   heartbeatMs?: number;
+  /**
+   * A command's socket with no pong for this long is dropped, and the command is LOST.
+   * @default 60000
+   */
+  deadAfterMs?: number;
 }
 
 /** The CLOSE channel of remotecommand v5. */
@@ -71,7 +76,8 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
   const killGraceMs = o.killGraceMs ?? 2000;
   const connectTimeoutMs = o.connectTimeoutMs ?? 15_000;
   const controlTimeoutMs = o.controlTimeoutMs ?? 5000;
-  const heartbeatMs = o.heartbeatMs ?? 10_000;
+  const heartbeatMs = o.heartbeatMs ?? 5000;
+  const deadAfterMs = o.deadAfterMs ?? 60_000;
   const api = kc.makeApiClient(CoreV1Api);
   const sockets = new Set<Socket>();
   const runs = new Set<{ stop: AbortController; done: Promise<unknown> }>();
@@ -195,7 +201,7 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
         // Before v5 there is no half-close: client-node would close the whole socket at stdin's end.
         if (open.protocol !== V5) o.logger?.warn('exec stdin cannot be closed before remotecommand v5', { pod, protocol: open.protocol });
       }
-      const stopBeat = heartbeat(open, heartbeatMs, (why) => {
+      const stopBeat = heartbeat(open, heartbeatMs, deadAfterMs, (why) => {
         error ??= why;
         open.terminate();
       });
@@ -253,16 +259,19 @@ function closeOf(socket: Socket): Promise<number> {
   return new Promise((resolve) => socket.once('close', (code: number) => resolve(code)));
 }
 
-/** Pings every `intervalMs`; calls `dead` when a ping got no pong within one interval. Returns the stop. */
-function heartbeat(socket: Socket, intervalMs: number, dead: (why: string) => void): () => void {
-  let waiting = false;
+/**
+ * Pings every `intervalMs` and calls `dead` once no pong has come for `deadAfterMs` (a peer that
+ * vanished without closing the connection). client-go does the same: a 5 s ping, 61 s read deadline.
+ * Returns the stop.
+ */
+function heartbeat(socket: Socket, intervalMs: number, deadAfterMs: number, dead: (why: string) => void): () => void {
+  let lastPong = Date.now();
   const onPong = (): void => {
-    waiting = false;
+    lastPong = Date.now();
   };
   socket.on('pong', onPong);
   const timer = setInterval(() => {
-    if (waiting) return dead(`no answer to a WebSocket ping for ${intervalMs} ms`);
-    waiting = true;
+    if (Date.now() - lastPong > deadAfterMs) return dead(`no answer to WebSocket pings for ${Math.round((Date.now() - lastPong) / 1000)} s`);
     try {
       socket.ping();
     } catch {

@@ -2,6 +2,7 @@
 // Kubernetes API test server, whose commands are real processes: output, exit codes, stdin,
 // workdir, cancel in the pod, cut connections and deleted pods.
 import { mkdirSync, symlinkSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +185,27 @@ describe('kube executor: cancel, lost connections and deleted pods', () => {
     }
   });
 
+  it('a connection that goes silent (no FIN, no pongs) ends as lost after the heartbeat deadline', async () => {
+    const pod = await freshPod();
+    const proxy = await freezableProxy(new URL(server.url));
+    const viaProxy = new KubeConfig();
+    viaProxy.loadFromString(server.kubeconfigYaml.replace(server.url, proxy.url));
+    const own = createKubeExecutor({ kubeConfig: viaProxy, namespace: NS, container: 'claudebox', heartbeatMs: 50, deadAfterMs: 400, killGraceMs: KILL_GRACE_MS });
+    try {
+      const r = run(pod, ['sh', '-c', 'sleep 60 & echo started; wait'], {}, own);
+      await r.printed('started');
+      proxy.freeze();
+      const frozenAt = Date.now();
+      expect(await r.outcome).toEqual({ type: 'lost', reason: expect.stringMatching(/^the connection to the pod closed without an exit status: no answer to WebSocket pings for \d+ s$/) });
+      expect(Date.now() - frozenAt).toBeLessThan(3000);
+      // New connections still pass: the executor's clean-up exec stops the orphaned command.
+      await until('the orphaned processes to be killed', () => server.livePids(NS, pod.name), (pids) => pids.length === 0, KILL_GRACE_MS + 5000);
+    } finally {
+      await own.close();
+      proxy.close();
+    }
+  });
+
   it('close() stops running commands and their processes', async () => {
     const pod = await freshPod();
     const own = createKubeExecutor({ kubeConfig: kc, namespace: NS, container: 'claudebox', killGraceMs: KILL_GRACE_MS });
@@ -197,3 +219,39 @@ describe('kube executor: cancel, lost connections and deleted pods', () => {
     );
   });
 });
+
+/** A TCP proxy to `target` whose open connections can be frozen: nothing passes, nothing closes. */
+async function freezableProxy(target: URL) {
+  const pairs = new Set<[Socket, Socket]>();
+  const proxy = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    for (const s of pair) {
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    freeze() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
+    close() {
+      for (const pair of pairs) for (const s of pair) s.destroy();
+      proxy.close();
+    },
+  };
+}
