@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { ProjectStatus } from '../../src/projects/registry.js';
+import { claudeStandinEnv } from '../support/claude/index.js';
 import { startKubeApiServer, type KubeApiServer } from '../support/kube-api/index.js';
 import { until } from './client.js';
 
@@ -60,9 +61,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   let workspaces: TestApp['workspaces'];
   let gone: TestApp['gone'];
   let env: Record<string, string>;
+  // The stand-in `claude` (test/support/claude) is on the PATH commands see, as the real CLI is in a claudebox.
+  const claudeEnv = claudeStandinEnv(path.join(root, 'claude-state'), {});
+  const standin = { PATH: `${claudeEnv.PATH}${path.delimiter}${process.env.PATH}`, CLAUDE_STANDIN_STATE: claudeEnv.CLAUDE_STANDIN_STATE! };
   if (BACKEND === 'kube') {
     kube = await startKubeApiServer();
-    const pod = (id: string) => kube!.addPod({ name: `claudebox-${id}-0`, namespace: 'rdev', labels: { 'rdev.io/project': id } });
+    const pod = (id: string) => kube!.addPod({ name: `claudebox-${id}-0`, namespace: 'rdev', labels: { 'rdev.io/project': id }, env: standin });
     projectDirs = { alpha: pod('alpha').dir, beta: pod('beta').dir };
     pod('gone');
     kube.setPhase('rdev', 'claudebox-gone-0', 'Pending');
@@ -71,6 +75,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     gone = { status: 'STARTING', pod: 'claudebox-gone-0' };
     env = { RDEV_BACKEND: 'kube', KUBECONFIG: kube.kubeconfigPath, RDEV_WORKSPACE: workspace };
   } else {
+    Object.assign(process.env, standin); // the local executor passes its environment on (test files run in their own process)
     projectDirs = { alpha: path.join(root, 'alpha'), beta: path.join(root, 'beta') };
     workspaces = projectDirs;
     gone = { status: 'MISSING', pod: null };
