@@ -3,6 +3,8 @@ import type { Command, CommandKind, CommandStatus } from './types.js';
 /** Which commands a listing wants, newest first. */
 export interface CommandQuery {
   projectId?: string | undefined;
+  /** Only commands of these projects (a token limited to some projects sees only theirs). */
+  projectIds?: ReadonlySet<string> | undefined;
   status?: CommandStatus | undefined;
   kind?: CommandKind | undefined;
   /** Only commands older than this ordinal (the cursor of the previous page). */
@@ -39,12 +41,16 @@ export function createMemoryCommandStore(): CommandStore {
       return current;
     },
     get: (id) => byId.get(id),
-    list({ projectId, status, kind, beforeOrdinal, limit }) {
+    list({ projectId, projectIds, status, kind, beforeOrdinal, limit }) {
       const out: Command[] = [];
       const start = Math.min(ordered.length, (beforeOrdinal ?? ordered.length + 1) - 1);
       for (let i = start - 1; i >= 0 && out.length <= limit; i--) {
         const c = ordered[i]!;
-        const wanted = (projectId === undefined || c.projectId === projectId) && (status === undefined || c.status === status) && (kind === undefined || c.kind === kind);
+        const wanted =
+          (projectId === undefined || c.projectId === projectId) &&
+          (projectIds === undefined || projectIds.has(c.projectId)) &&
+          (status === undefined || c.status === status) &&
+          (kind === undefined || c.kind === kind);
         if (wanted) out.push(c);
       }
       return out;
