@@ -6,6 +6,7 @@ import { ApiException, CoreV1Api, Exec, type KubeConfig, type V1Status } from '@
 // Not re-exported by the package index; used to give each exec its own streams (see openExec).
 import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import type { Logger } from '../logger.js';
+import { within, withTimeout } from './deadline.js';
 import { execArgv, killArgv, parsePgid, pidFileFor, termArgv } from './kube-argv.js';
 import { connectFailure, execOutcome } from './kube-status.js';
 import type { ExecOutcome, ExecRequest, Executor } from './executor.js';
@@ -133,7 +134,7 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     return Buffer.concat(out).toString();
   };
 
-  /** SIGTERM to the group, SIGKILL after the grace (or at once when the command ended), pid file removed. */
+  /** SIGTERM to the group, SIGKILL once `ended` settles or after the grace, pid file removed. */
   const stopGroup = async (pod: string, pidFile: string, ended: Promise<unknown>): Promise<void> => {
     const pgid = parsePgid(await control(pod, termArgv(pidFile)));
     if (pgid === undefined) return; // no pid file: the command had ended, or never started
@@ -224,7 +225,8 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
       if (ending.type === 'failed') throw new Error(ending.reason);
       if (ending.type === 'lost' && !podGone) {
         // The process outlives its socket; nobody can see it any more, so stop it (best effort).
-        const cleanup = stopGroup(pod, pidFile, Promise.resolve()).catch(() => undefined);
+        // Nothing tells when it ends after SIGTERM: SIGKILL what is left after the whole grace.
+        const cleanup = stopGroup(pod, pidFile, new Promise((r) => setTimeout(r, killGraceMs))).catch(() => undefined);
         cleanups.add(cleanup);
         void cleanup.finally(() => cleanups.delete(cleanup));
       }
@@ -282,28 +284,6 @@ function heartbeat(socket: Socket, intervalMs: number, deadAfterMs: number, dead
     clearInterval(timer);
     socket.off('pong', onPong);
   };
-}
-
-/** True when `p` settled within `ms`, false when the time ran out first. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** `p`, or a rejection after `ms`. */
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The message of an Error, or of the ErrorEvent `ws` hands to `onerror`. */

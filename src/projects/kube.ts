@@ -1,4 +1,5 @@
 import { CoreV1Api, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { withTimeout } from '../exec/deadline.js';
 import type { PodGoneSource } from '../exec/kube.js';
 import type { Logger } from '../logger.js';
 import { podStatus, type PodLike } from './pod-status.js';
@@ -87,7 +88,13 @@ export function createKubeRegistry(o: KubeRegistryOptions): KubeRegistry {
   };
 
   const podGone = (name: string, reason: string): void => {
-    for (const listener of goneListeners.get(name) ?? []) listener(reason);
+    for (const listener of [...(goneListeners.get(name) ?? [])]) {
+      try {
+        listener(reason);
+      } catch (err) {
+        o.logger?.error('pod gone listener failed', { pod: name, err: String(err) });
+      }
+    }
   };
 
   /** Rebuilds the projects from the pods and tells listeners what changed. */
@@ -252,17 +259,6 @@ export function createKubeRegistry(o: KubeRegistryOptions): KubeRegistry {
       goneListeners.clear();
     },
   };
-}
-
-/** `p`, or a rejection after `ms` (the request itself ends with its socket). */
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Words for a failed request: client-node's ApiException carries the HTTP code, fetch errors a message. */
