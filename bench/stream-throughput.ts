@@ -42,7 +42,7 @@ export async function streamThroughput(lines: number): Promise<StreamResult[]> {
   const server = createServer((req, res) => app.handle(req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const start = () => app.runs.start({ projectId: 'demo', kind: 'SHELL', argv: ['seq', '1', String(lines)] }).id;
+  const start = () => app.runs.start({ projectId: 'demo', kind: 'SHELL', argv: ['seq', '1', String(lines)] }).command.id;
   const results: StreamResult[] = [];
   try {
     const [anchorMs] = await time(() => direct(lines));

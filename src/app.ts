@@ -1,4 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { createAuditLog } from './audit/audit-log.js';
+import { Guard } from './auth/guard.js';
+import { ANONYMOUS_ADMIN, type Identity } from './auth/identity.js';
+import { loadTokens, type TokenSet } from './auth/tokens.js';
+import { admit, type GateOptions } from './http/gate.js';
+import { useQueryLimits } from './schema/query-limits.js';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { createYoga } from 'graphql-yoga';
 import { createBackend } from './backend.js';
@@ -43,6 +50,8 @@ export interface App {
 /** Wires registry + executor + runs + schema + REST into one request handler; never listens. */
 export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.logLevel);
+  const tokens = loadTokensOf(config);
+  const audit = createAuditLog(path.join(config.dataDir, 'audit.log'));
   const { registry, executor } = createBackend(config, logger, deps);
   const projectEvents = createProjectEvents();
   const runs = new RunManager({
@@ -53,21 +62,44 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     projectEvents,
     limits: config,
     logger,
+    audit,
     coalesceMs: deps.coalesceMs,
   });
+  const guard = new Guard({
+    runs,
+    audit,
+    gitSubcommands: new Set(config.gitSubcommands),
+    mutationsPerMinute: config.mutationsPerMinute,
+    subscriptionsPerCaller: config.maxSubscriptionsPerToken,
+  });
+  const gate: GateOptions = { tokens, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes };
+  const identities = new WeakMap<IncomingMessage, Identity>();
   const unwatch = registry.onChange((project) => projectEvents.publish({ type: 'project-status', projectId: project.id, project }));
   const shutdown = new AbortController();
   const streams = createSseStreams();
-  const caller = 'anonymous';
 
-  const yoga = createYoga<Record<string, never>, Context>({
+  const yoga = createYoga<{ req: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/yoga-health',
     landingPage: false,
     graphiql: { title: 'rdev-api', defaultQuery: GRAPHIQL_DEFAULT_QUERY, subscriptionsProtocol: 'SSE' },
-    context: ({ request }) => ({ runs, registry, projectEvents, logger, caller, signal: AbortSignal.any([request.signal, shutdown.signal]) }),
-    plugins: [useInputErrorCodes(), useSubscriptionErrorData(), useGraphQLSSE({ endpoint: '/graphql/stream' })],
+    context: ({ request, req }) => ({
+      runs,
+      registry,
+      projectEvents,
+      logger,
+      guard,
+      audit,
+      identity: identities.get(req) ?? ANONYMOUS_ADMIN,
+      signal: AbortSignal.any([request.signal, shutdown.signal]),
+    }),
+    plugins: [
+      useQueryLimits({ maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }),
+      useInputErrorCodes(),
+      useSubscriptionErrorData(),
+      useGraphQLSSE({ endpoint: '/graphql/stream' }),
+    ],
     logging: {
       debug: (...args) => logger.debug(String(args[0]), { args: args.slice(1).map(String) }),
       info: (...args) => logger.info(String(args[0]), { args: args.slice(1).map(String) }),
@@ -76,15 +108,15 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     },
   });
 
-  const rest: RestContext = {
+  const rest: Omit<RestContext, 'identity'> = {
     runs,
     registry,
     projectEvents,
     logger,
     streams,
+    guard,
     maxBodyBytes: config.maxBodyBytes,
     heartbeatMs: config.heartbeatSeconds * 1000,
-    caller,
   };
 
   return {
@@ -92,9 +124,11 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     registry,
     logger,
     handle(req, res) {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (isRestPath(url.pathname)) void handleRest(rest, req, res, url);
-      else void yoga(req, res);
+      const admitted = admit(gate, req, res);
+      if (!admitted) return;
+      identities.set(req, admitted.identity);
+      if (isRestPath(admitted.url.pathname)) void handleRest({ ...rest, identity: admitted.identity }, req, res, admitted.url);
+      else void yoga(req, res, { req });
     },
     async close() {
       await runs.shutdown(config.shutdownGraceSeconds * 1000);
@@ -106,4 +140,14 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       await yoga.dispose();
     },
   };
+}
+
+/** The tokens of RDEV_TOKENS_FILE (null: authentication off); a bad file names the variable. */
+function loadTokensOf(config: Readonly<Config>): TokenSet | null {
+  if (!config.tokensFile) return null;
+  try {
+    return loadTokens(config.tokensFile);
+  } catch (err) {
+    throw new Error(`RDEV_TOKENS_FILE=${config.tokensFile}: ${(err as Error).message}`);
+  }
 }

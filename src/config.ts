@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_GIT_SUBCOMMANDS } from './runs/git-policy.js';
 
 /** The server's whole configuration, read once from the environment by {@link loadConfig}. */
 export interface Config {
@@ -19,8 +20,17 @@ export interface Config {
   claudeIdleTimeoutSeconds: number;
   maxTimeoutSeconds: number;
   maxConcurrentPerProject: number;
+  maxConcurrentTotal: number;
   maxQueued: number;
+  maxOutputBytes: number;
   maxBodyBytes: number;
+  maxQueryDepth: number;
+  maxQueryComplexity: number;
+  maxSubscriptionsPerToken: number;
+  mutationsPerMinute: number;
+  tokensFile: string | undefined;
+  corsOrigins: string[];
+  gitSubcommands: string[];
   heartbeatSeconds: number;
   shutdownGraceSeconds: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -54,8 +64,25 @@ const env = z.object({
   RDEV_CLAUDE_IDLE_TIMEOUT_SECONDS: int(0).default(900),
   RDEV_MAX_TIMEOUT_SECONDS: int(1).default(21600),
   RDEV_MAX_CONCURRENT_PER_PROJECT: int(1, 1000).default(4),
+  RDEV_MAX_CONCURRENT_TOTAL: int(1, 10_000).default(32),
   RDEV_MAX_QUEUED: int(0).default(100),
+  RDEV_MAX_OUTPUT_BYTES: int(1024).default(64 * 1024 * 1024),
   RDEV_MAX_BODY_BYTES: int(1024).default(1024 * 1024),
+  RDEV_MAX_QUERY_DEPTH: int(2, 100).default(12),
+  RDEV_MAX_QUERY_COMPLEXITY: int(10).default(5000),
+  RDEV_MAX_SUBSCRIPTIONS_PER_TOKEN: int(1).default(50),
+  RDEV_MUTATIONS_PER_MINUTE: int(0).default(120),
+  RDEV_TOKENS_FILE: z.string().min(1).optional(),
+  RDEV_CORS_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.union([z.literal('*'), z.url({ message: 'must be "*" or a comma-separated list of origins such as https://app.example' })])))
+    .default([]),
+  RDEV_GIT_SUBCOMMANDS: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z][a-z-]*$/, 'must be a comma-separated list of git subcommands')).min(1))
+    .optional(),
   RDEV_HEARTBEAT_SECONDS: int(1, 3600).default(15),
   RDEV_SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(10),
   RDEV_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
@@ -92,9 +119,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   if (e.RDEV_CLAUDE_TIMEOUT_SECONDS > e.RDEV_MAX_TIMEOUT_SECONDS) {
     throw new ConfigError(`RDEV_CLAUDE_TIMEOUT_SECONDS=${e.RDEV_CLAUDE_TIMEOUT_SECONDS}: must not exceed RDEV_MAX_TIMEOUT_SECONDS (${e.RDEV_MAX_TIMEOUT_SECONDS})`);
   }
-  if (!isLoopback(e.HOST) && !e.RDEV_INSECURE) {
+  if (!isLoopback(e.HOST) && !e.RDEV_INSECURE && !e.RDEV_TOKENS_FILE) {
     throw new ConfigError(
-      `HOST=${e.HOST}: refusing to listen beyond loopback without authentication; set RDEV_INSECURE=1 to accept that anyone who reaches the port can run commands`,
+      `HOST=${e.HOST}: refusing to listen beyond loopback without authentication; set RDEV_TOKENS_FILE, or RDEV_INSECURE=1 to accept that anyone who reaches the port can run commands`,
     );
   }
   return Object.freeze({
@@ -113,8 +140,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     claudeIdleTimeoutSeconds: e.RDEV_CLAUDE_IDLE_TIMEOUT_SECONDS,
     maxTimeoutSeconds: e.RDEV_MAX_TIMEOUT_SECONDS,
     maxConcurrentPerProject: e.RDEV_MAX_CONCURRENT_PER_PROJECT,
+    maxConcurrentTotal: e.RDEV_MAX_CONCURRENT_TOTAL,
     maxQueued: e.RDEV_MAX_QUEUED,
+    maxOutputBytes: e.RDEV_MAX_OUTPUT_BYTES,
     maxBodyBytes: e.RDEV_MAX_BODY_BYTES,
+    maxQueryDepth: e.RDEV_MAX_QUERY_DEPTH,
+    maxQueryComplexity: e.RDEV_MAX_QUERY_COMPLEXITY,
+    maxSubscriptionsPerToken: e.RDEV_MAX_SUBSCRIPTIONS_PER_TOKEN,
+    mutationsPerMinute: e.RDEV_MUTATIONS_PER_MINUTE,
+    tokensFile: e.RDEV_TOKENS_FILE,
+    corsOrigins: e.RDEV_CORS_ORIGINS,
+    gitSubcommands: e.RDEV_GIT_SUBCOMMANDS ?? [...DEFAULT_GIT_SUBCOMMANDS],
     heartbeatSeconds: e.RDEV_HEARTBEAT_SECONDS,
     shutdownGraceSeconds: e.RDEV_SHUTDOWN_GRACE_SECONDS,
     logLevel: e.RDEV_LOG_LEVEL,

@@ -1,3 +1,4 @@
+import { assertVisible } from '../auth/policy.js';
 import { NotFoundError } from '../errors.js';
 import { isFinal } from '../runs/types.js';
 import { HttpError } from './http.js';
@@ -11,6 +12,7 @@ import { carryBefore, LineRenderer, parseLastEventId } from './sse-lines.js';
  */
 export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<void> {
   const projectId = r.params.id!;
+  assertVisible(ctx.identity, projectId);
   if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
   const commandId = r.query.get('stream_id')!;
   const command = ctx.runs.find(commandId);
@@ -25,7 +27,9 @@ export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<
     return;
   }
 
+  const release = ctx.guard.subscriptions.acquire(ctx.identity.name);
   const stream = ctx.streams.open(r.res, ctx.heartbeatMs);
+  stream.signal.addEventListener('abort', release, { once: true });
   // A resume inside an event re-reads that event and skips the lines already sent.
   const from = resume.line >= 0 ? resume.seq - 1 : resume.seq;
   const renderer = new LineRenderer({}, carryBefore((after, limit) => ctx.runs.events(commandId, after, limit), from + 1));
@@ -42,8 +46,11 @@ export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<
 /** `GET /projects/{id}/events` without `stream_id`: live events of every command of the project. */
 export async function projectEvents(ctx: RestContext, r: RouteRequest): Promise<void> {
   const projectId = r.params.id!;
+  assertVisible(ctx.identity, projectId);
   if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
+  const release = ctx.guard.subscriptions.acquire(ctx.identity.name);
   const stream = ctx.streams.open(r.res, ctx.heartbeatMs);
+  stream.signal.addEventListener('abort', release, { once: true });
   const renderers = new Map<string, LineRenderer>();
   try {
     for await (const e of ctx.projectEvents.subscribe(projectId, stream.signal)) {

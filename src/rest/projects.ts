@@ -1,6 +1,9 @@
 import type { Project } from '../projects/registry.js';
 import { claudeArgv, gitArgv, shellArgv } from '../runs/command-builders.js';
 import type { Command, CommandKind } from '../runs/types.js';
+import type { StartRequest } from '../runs/run-manager.js';
+import { canSeeProject } from '../auth/identity.js';
+import { assertVisible } from '../auth/policy.js';
 import { NotFoundError } from '../errors.js';
 import { claudeBody, gitBody, parseBody, shellBody } from './bodies.js';
 import { readJsonObject, sendData } from './http.js';
@@ -25,39 +28,60 @@ export function commandJson(c: Command): Record<string, unknown> {
 }
 
 export function listProjects(ctx: RestContext, r: RouteRequest): void {
-  sendData(r.res, 200, ctx.registry.list().map(projectJson), r.requestId);
+  sendData(r.res, 200, ctx.registry.list().filter((p) => canSeeProject(ctx.identity, p.id)).map(projectJson), r.requestId);
 }
 
 export function getProject(ctx: RestContext, r: RouteRequest): void {
+  assertVisible(ctx.identity, r.params.id!);
   const project = ctx.registry.get(r.params.id!);
   if (!project) throw new NotFoundError('project', r.params.id!);
   sendData(r.res, 200, projectJson(project), r.requestId);
 }
 
-/** `POST /projects/{id}/claude|shell|git` → 202 with the command. */
+/** `POST /projects/{id}/claude|shell|git` → 202 with the command. Refusals are audited by the guard. */
 export async function runCommand(ctx: RestContext, r: RouteRequest, kind: CommandKind): Promise<void> {
-  const body = await readJsonObject(r.req, ctx.maxBodyBytes);
   const projectId = r.params.id!;
-  const base = { projectId, kind, caller: ctx.caller };
-  let command: Command;
+  let body: Record<string, unknown> = {};
+  let request: Omit<StartRequest, 'caller'>;
+  let gitArgs: string[] | undefined;
+  try {
+    body = await readJsonObject(r.req, ctx.maxBodyBytes);
+    request = toStartRequest(projectId, kind, body);
+    if (kind === 'GIT') gitArgs = request.argv.slice(1);
+  } catch (err) {
+    ctx.guard.refused(ctx.identity, projectId, kind, guessArgv(kind, body), err);
+    throw err;
+  }
+  const command = ctx.guard.run(ctx.identity, request, gitArgs);
+  sendData(r.res, 202, commandJson(command), r.requestId);
+}
+
+function toStartRequest(projectId: string, kind: CommandKind, body: Record<string, unknown>): Omit<StartRequest, 'caller'> {
+  const base = { projectId, kind };
   if (kind === 'SHELL') {
     const b = parseBody(shellBody, body);
-    command = ctx.runs.start({ ...base, argv: shellArgv(b.command), workdir: b.workdir, timeoutSeconds: b.timeout_seconds, idempotencyKey: b.idempotency_key });
-  } else if (kind === 'GIT') {
-    const b = parseBody(gitBody, body);
-    command = ctx.runs.start({ ...base, argv: gitArgv(b.args), timeoutSeconds: b.timeout_seconds, idempotencyKey: b.idempotency_key });
-  } else {
-    const b = parseBody(claudeBody, body);
-    const argv = claudeArgv({
-      prompt: b.prompt,
-      sessionId: b.session_id,
-      continueSession: b.continue_session,
-      model: b.model,
-      allowedTools: b.allowed_tools,
-      maxTurns: b.max_turns,
-      permissionMode: b.permission_mode,
-    });
-    command = ctx.runs.start({ ...base, argv, timeoutSeconds: b.timeout_seconds, idempotencyKey: b.idempotency_key });
+    return { ...base, argv: shellArgv(b.command), workdir: b.workdir, timeoutSeconds: b.timeout_seconds, idempotencyKey: b.idempotency_key };
   }
-  sendData(r.res, 202, commandJson(command), r.requestId);
+  if (kind === 'GIT') {
+    const b = parseBody(gitBody, body);
+    return { ...base, argv: gitArgv(b.args), timeoutSeconds: b.timeout_seconds, idempotencyKey: b.idempotency_key };
+  }
+  const b = parseBody(claudeBody, body);
+  const argv = claudeArgv({
+    prompt: b.prompt,
+    sessionId: b.session_id,
+    continueSession: b.continue_session,
+    model: b.model,
+    allowedTools: b.allowed_tools,
+    maxTurns: b.max_turns,
+    permissionMode: b.permission_mode,
+  });
+  return { ...base, argv, timeoutSeconds: b.timeout_seconds, idempotencyKey: b.idempotency_key };
+}
+
+/** What a refused body asked to run, as far as it can be read, for the audit log. */
+function guessArgv(kind: CommandKind, body: Record<string, unknown>): string[] {
+  if (kind === 'SHELL') return ['sh', '-c', typeof body.command === 'string' ? body.command : ''];
+  if (kind === 'GIT') return ['git', ...(Array.isArray(body.args) ? body.args.map(String) : [])];
+  return ['claude'];
 }

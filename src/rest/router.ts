@@ -1,4 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Guard } from '../auth/guard.js';
+import type { Identity } from '../auth/identity.js';
+import { assertAllowed } from '../auth/policy.js';
 import type { Logger } from '../logger.js';
 import type { ProjectRegistry } from '../projects/registry.js';
 import type { ProjectEvents } from '../runs/project-events.js';
@@ -15,9 +18,11 @@ export interface RestContext {
   projectEvents: ProjectEvents;
   logger: Logger;
   streams: SseStreams;
+  guard: Guard;
+  /** Who is asking (checked by the gate). */
+  identity: Identity;
   maxBodyBytes: number;
   heartbeatMs: number;
-  caller: string;
 }
 
 /** One matched request. */
@@ -73,6 +78,8 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
       pathMatched = true;
       if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
       const params = Object.fromEntries(Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+      // The same role table as the schema's scopes; running is checked (and audited) by the guard.
+      if (route.method === 'GET' && decoded !== '/health' && decoded !== '/ready') assertAllowed(ctx.identity, 'read');
       await route.handler(ctx, { req, res, params, query: url.searchParams, requestId });
       return;
     }

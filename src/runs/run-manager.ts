@@ -10,6 +10,7 @@ import type { ProjectEvents } from './project-events.js';
 import { recentClaudeSessions, type ClaudeSessionInfo } from './claude-sessions.js';
 import { claudeEventOf } from './claude-stream.js';
 import { claudeFailure, EMPTY_CLAUDE_SUMMARY, foldClaudeMessage } from './claude-summary.js';
+import { OutputMeter } from './output-meter.js';
 import { createClaudeSink, createPlainSink, type OutputSink } from './output-sink.js';
 import { claudeFinalState, finalState, type FinalState, type StopReason } from './status.js';
 import { isFinal, type Command, type CommandEvent, type CommandKind, type NewCommandEvent } from './types.js';
@@ -23,7 +24,11 @@ export interface RunLimits {
   claudeIdleTimeoutSeconds: number;
   maxTimeoutSeconds: number;
   maxConcurrentPerProject: number;
+  /** Running commands across all projects; more wait QUEUED. */
+  maxConcurrentTotal: number;
   maxQueued: number;
+  /** Output kept per command; past it, output is dropped and one marker event says how much. */
+  maxOutputBytes: number;
 }
 
 /** What the run manager is built from; everything is passed in. */
@@ -35,6 +40,8 @@ export interface RunManagerOptions {
   projectEvents: ProjectEvents;
   limits: RunLimits;
   logger: Logger;
+  /** Told how each command ended (status, output size and digest). */
+  audit?: { finished(e: { commandId: string; status: Command['status']; exitCode: number | null; outputBytes: number; outputSha256: string }): void };
   /** Output coalescing window, see {@link OutputChunker}. */
   coalesceMs?: number;
 }
@@ -65,18 +72,22 @@ export class RunManager {
   private readonly running = new Map<string, Running>();
   private readonly queues = new Map<string, Array<{ command: Command; request: StartRequest }>>();
   private readonly idempotency = new Map<string, { commandId: string; at: number }>();
+  private readonly meters = new Map<string, OutputMeter>();
   private queuedCount = 0;
   private closing = false;
 
   constructor(private readonly o: RunManagerOptions) {}
 
-  /** Validates, records and starts (or queues) a command; returns it at once. */
-  start(request: StartRequest): Command {
+  /**
+   * Validates, records and starts (or queues) a command; returns it at once. With an
+   * idempotency key seen from the same caller within a day, returns that first command instead.
+   */
+  start(request: StartRequest): { command: Command; reused: boolean } {
     const idemKey = request.idempotencyKey ? `${request.caller ?? ''}\0${request.idempotencyKey}` : undefined;
     if (idemKey) {
       const earlier = this.idempotency.get(idemKey);
       const command = earlier && Date.now() - earlier.at < IDEMPOTENCY_WINDOW_MS ? this.o.store.get(earlier.commandId) : undefined;
-      if (command) return command;
+      if (command) return { command, reused: true };
     }
     const project = this.o.registry.get(request.projectId);
     if (!project) throw new NotFoundError('project', request.projectId);
@@ -87,7 +98,8 @@ export class RunManager {
     const workdir = resolveWorkdir(project, request.workdir ?? '');
     if (project.status !== 'READY') throw new ProjectNotReadyError(project.id, project.status, project.statusMessage);
     if (this.closing) throw new ProjectNotReadyError(project.id, 'unavailable', 'the server is shutting down');
-    const mustQueue = this.runningIn(project.id) >= limits.maxConcurrentPerProject;
+    // Behind others of the same project it waits its turn, even if a slot is free meanwhile.
+    const mustQueue = !this.hasSlot(project.id) || (this.queues.get(project.id)?.length ?? 0) > 0;
     if (mustQueue && this.queuedCount >= limits.maxQueued) throw new TooManyCommandsError(limits.maxQueued);
 
     const ordinal = this.o.store.nextOrdinal();
@@ -120,7 +132,7 @@ export class RunManager {
     } else {
       this.launch(command, request);
     }
-    return command;
+    return { command, reused: false };
   }
 
   /** Stops a queued or running command; a finished one is returned as it is. */
@@ -201,6 +213,11 @@ export class RunManager {
     await all();
   }
 
+  /** Whether one more command of `projectId` may run now (per-project and total limits). */
+  private hasSlot(projectId: string): boolean {
+    return this.runningIn(projectId) < this.o.limits.maxConcurrentPerProject && this.running.size < this.o.limits.maxConcurrentTotal;
+  }
+
   private runningIn(projectId: string): number {
     let n = 0;
     for (const id of this.running.keys()) if (this.o.store.get(id)?.projectId === projectId) n++;
@@ -216,17 +233,26 @@ export class RunManager {
     }
   }
 
-  private pump(projectId: string): void {
-    const queue = this.queues.get(projectId);
-    while (queue && queue.length > 0 && this.runningIn(projectId) < this.o.limits.maxConcurrentPerProject) {
-      const next = queue.shift()!;
+  /** Starts queued commands while there are slots: oldest first, across projects. */
+  private pump(): void {
+    for (;;) {
+      let next: { command: Command; request: StartRequest } | undefined;
+      for (const queue of this.queues.values()) {
+        const head = queue[0];
+        if (head && this.hasSlot(head.command.projectId) && (!next || head.command.ordinal < next.command.ordinal)) next = head;
+      }
+      if (!next) return;
+      this.queues.get(next.command.projectId)!.shift();
       this.queuedCount--;
       this.launch(next.command, next.request);
     }
   }
 
   private append(command: Command, events: NewCommandEvent[]): void {
-    for (const event of this.o.log.append(command.id, events)) {
+    const meter = this.meters.get(command.id);
+    const admitted = meter ? meter.admit(events) : events;
+    if (admitted.length === 0) return;
+    for (const event of this.o.log.append(command.id, admitted)) {
       this.o.projectEvents.publish({ type: 'command-event', projectId: command.projectId, commandId: command.id, event });
     }
   }
@@ -238,6 +264,7 @@ export class RunManager {
   private launch(queued: Command, request: StartRequest): void {
     const project = this.o.registry.get(queued.projectId);
     const command = this.o.store.update(queued.id, { status: 'RUNNING', startedAt: new Date() });
+    this.meters.set(command.id, new OutputMeter(this.o.limits.maxOutputBytes));
     this.publishStatus(command);
     const abort = new AbortController();
     const entry: Running = { abort, stop: null, done: Promise.resolve() };
@@ -284,7 +311,7 @@ export class RunManager {
       this.running.delete(command.id);
       this.finish(command, state);
       logger.info('command finished', { status: state.status, exitCode: state.exitCode });
-      this.pump(command.projectId);
+      this.pump();
     })();
   }
 
@@ -303,6 +330,11 @@ export class RunManager {
   }
 
   private finish(command: Command, state: { status: Command['status']; exitCode: number | null; error: string | null }): Command {
+    const meter = this.meters.get(command.id);
+    this.meters.delete(command.id);
+    const marker = meter?.marker();
+    if (marker) this.append(command, [marker]);
+    this.o.audit?.finished({ commandId: command.id, status: state.status, exitCode: state.exitCode, outputBytes: meter?.bytes ?? 0, outputSha256: (meter ?? new OutputMeter(0)).digest() });
     const finishedAt = new Date();
     const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
     const updated = this.o.store.update(command.id, { ...state, finishedAt, durationMs });

@@ -1,9 +1,10 @@
 /**
  * Wraps a source that takes an AbortSignal into an iterator whose `return()` aborts it at once.
  * An async generator suspended on an await would queue `return()` behind that await, so a
- * subscriber that disconnects from an idle command would never be released.
+ * subscriber that disconnects from an idle command would never be released. `onRelease` runs
+ * once the iterator is done, returned or thrown (it must be idempotent).
  */
-export function abortable<T>(make: (signal: AbortSignal) => AsyncIterable<T>, outer?: AbortSignal): AsyncIterableIterator<T> {
+export function abortable<T>(make: (signal: AbortSignal) => AsyncIterable<T>, outer?: AbortSignal, onRelease?: () => void): AsyncIterableIterator<T> {
   const controller = new AbortController();
   const onOuterAbort = (): void => controller.abort();
   outer?.addEventListener('abort', onOuterAbort, { once: true });
@@ -11,6 +12,7 @@ export function abortable<T>(make: (signal: AbortSignal) => AsyncIterable<T>, ou
   const release = (): void => {
     outer?.removeEventListener('abort', onOuterAbort);
     controller.abort();
+    onRelease?.();
   };
   return {
     async next() {

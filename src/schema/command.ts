@@ -1,4 +1,5 @@
 import type { Project } from '../projects/registry.js';
+import { canSeeProject } from '../auth/identity.js';
 import { builder } from './builder.js';
 import { pageArgs, toPage } from './connection.js';
 import {
@@ -119,7 +120,10 @@ builder.queryFields((t) => ({
     type: CommandRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, args, ctx) => ctx.runs.find(String(args.id)) ?? null,
+    resolve: (_, args, ctx) => {
+      const command = ctx.runs.find(String(args.id));
+      return command && canSeeProject(ctx.identity, command.projectId) ? command : null;
+    },
   }),
   commands: t.field({
     type: CommandConnectionRef,
@@ -133,7 +137,8 @@ builder.queryFields((t) => ({
     resolve: (_, args, ctx) => {
       const { limit, beforeOrdinal } = pageArgs(args.first, args.after);
       const projectId = args.projectId == null ? undefined : String(args.projectId);
-      return toPage(ctx.runs.list({ projectId, status: args.status ?? undefined, beforeOrdinal, limit }), limit);
+      if (projectId !== undefined && !canSeeProject(ctx.identity, projectId)) return toPage([], limit);
+      return toPage(ctx.runs.list({ projectId, projectIds: ctx.identity.projects ?? undefined, status: args.status ?? undefined, beforeOrdinal, limit }), limit);
     },
   }),
 }));

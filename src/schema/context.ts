@@ -1,3 +1,6 @@
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Guard } from '../auth/guard.js';
+import type { Identity } from '../auth/identity.js';
 import type { Logger } from '../logger.js';
 import type { ProjectRegistry } from '../projects/registry.js';
 import type { ProjectEvents } from '../runs/project-events.js';
@@ -9,8 +12,11 @@ export interface Context {
   registry: ProjectRegistry;
   projectEvents: ProjectEvents;
   logger: Logger;
-  /** Who is asking (a token name once authentication is on); idempotency keys are per caller. */
-  caller: string;
-  /** Aborts when the client goes away. */
+  /** Who is asking (the anonymous admin when authentication is off). */
+  identity: Identity;
+  /** Authorization, limits and the audit of commands, shared with the REST shims. */
+  guard: Guard;
+  audit: AuditLog;
+  /** Aborts when the client goes away or the server shuts down. */
   signal?: AbortSignal;
 }

@@ -59,14 +59,13 @@ builder.mutationFields((t) => ({
     description: 'Runs a command line with `sh -c` in the workspace; returns at once (RUNNING or QUEUED).',
     args: { input: t.arg({ type: RunShellInput, required: true }) },
     resolve: (_, { input }, ctx) =>
-      ctx.runs.start({
+      ctx.guard.run(ctx.identity, {
         projectId: String(input.projectId),
         kind: 'SHELL',
         argv: shellArgv(input.command),
         workdir: input.workdir,
         timeoutSeconds: input.timeoutSeconds,
         idempotencyKey: input.idempotencyKey,
-        caller: ctx.caller,
       }),
   }),
   runGit: t.field({
@@ -74,28 +73,29 @@ builder.mutationFields((t) => ({
     description: 'Runs git with these arguments (no shell) in the workspace; returns at once.',
     args: { input: t.arg({ type: RunGitInput, required: true }) },
     resolve: (_, { input }, ctx) =>
-      ctx.runs.start({
-        projectId: String(input.projectId),
-        kind: 'GIT',
-        argv: gitArgv(input.args),
-        timeoutSeconds: input.timeoutSeconds,
-        idempotencyKey: input.idempotencyKey,
-        caller: ctx.caller,
-      }),
+      ctx.guard.run(
+        ctx.identity,
+        { projectId: String(input.projectId), kind: 'GIT', argv: gitArgv(input.args), timeoutSeconds: input.timeoutSeconds, idempotencyKey: input.idempotencyKey },
+        input.args,
+      ),
   }),
   runClaude: t.field({
     type: CommandRef,
     description: 'Runs Claude Code headless (`claude -p … --output-format stream-json --verbose`); returns at once.',
     args: { input: t.arg({ type: RunClaudeInput, required: true }) },
     resolve: (_, { input }, ctx) => {
-      if (input.sessionId && input.continueSession) throw new BadUserInputError('input.continueSession', 'give sessionId or continueSession, not both');
-      return ctx.runs.start({
+      const argv = claudeArgv(input);
+      if (input.sessionId && input.continueSession) {
+        const refusal = new BadUserInputError('continueSession', 'give sessionId or continueSession, not both');
+        ctx.guard.refused(ctx.identity, String(input.projectId), 'CLAUDE', argv, refusal);
+        throw refusal;
+      }
+      return ctx.guard.run(ctx.identity, {
         projectId: String(input.projectId),
         kind: 'CLAUDE',
-        argv: claudeArgv(input),
+        argv,
         timeoutSeconds: input.timeoutSeconds,
         idempotencyKey: input.idempotencyKey,
-        caller: ctx.caller,
       });
     },
   }),
@@ -103,6 +103,6 @@ builder.mutationFields((t) => ({
     type: CommandRef,
     description: 'Stops a queued or running command (it ends CANCELED); a finished command is returned unchanged.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, args, ctx) => ctx.runs.cancel(String(args.id)),
+    resolve: (_, args, ctx) => ctx.guard.cancel(ctx.identity, String(args.id)),
   }),
 }));

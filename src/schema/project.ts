@@ -1,3 +1,4 @@
+import { canSeeProject } from '../auth/identity.js';
 import { builder } from './builder.js';
 import { pageArgs, toPage } from './connection.js';
 import { CommandConnectionRef, CommandStatusEnum, ProjectRef, ProjectStatusEnum } from './refs.js';
@@ -27,11 +28,11 @@ ProjectRef.implement({
 });
 
 builder.queryFields((t) => ({
-  projects: t.field({ type: [ProjectRef], resolve: (_, __, ctx) => ctx.registry.list() }),
+  projects: t.field({ type: [ProjectRef], resolve: (_, __, ctx) => ctx.registry.list().filter((p) => canSeeProject(ctx.identity, p.id)) }),
   project: t.field({
     type: ProjectRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, args, ctx) => ctx.registry.get(String(args.id)) ?? null,
+    resolve: (_, args, ctx) => (canSeeProject(ctx.identity, String(args.id)) ? (ctx.registry.get(String(args.id)) ?? null) : null),
   }),
 }));

@@ -1,3 +1,4 @@
+import { assertVisible } from '../auth/policy.js';
 import { NotFoundError } from '../errors.js';
 import type { ProjectEvent } from '../runs/project-events.js';
 import type { CommandEvent } from '../runs/types.js';
@@ -55,8 +56,10 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: (_, args, ctx) => {
       const id = String(args.id);
-      ctx.runs.get(id); // NOT_FOUND before the stream starts
-      return abortable((signal) => ctx.runs.follow(id, args.after ?? 0, signal), ctx.signal);
+      const command = ctx.runs.get(id); // NOT_FOUND before the stream starts
+      assertVisible(ctx.identity, command.projectId);
+      const release = ctx.guard.subscriptions.acquire(ctx.identity.name);
+      return abortable((signal) => ctx.runs.follow(id, args.after ?? 0, signal), ctx.signal, release);
     },
     resolve: (event: CommandEvent) => event,
   }),
@@ -66,8 +69,10 @@ builder.subscriptionFields((t) => ({
     args: { projectId: t.arg.id({ required: true }) },
     subscribe: (_, args, ctx) => {
       const projectId = String(args.projectId);
+      assertVisible(ctx.identity, projectId);
       if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
-      return abortable((signal) => ctx.projectEvents.subscribe(projectId, signal), ctx.signal);
+      const release = ctx.guard.subscriptions.acquire(ctx.identity.name);
+      return abortable((signal) => ctx.projectEvents.subscribe(projectId, signal), ctx.signal, release);
     },
     resolve: (event: ProjectEvent) => event,
   }),

@@ -128,7 +128,7 @@ describe('runClaude', () => {
 
   it('refuses sessionId together with continueSession', async () => {
     const result = await gql(t.url, `mutation { runClaude(input: { projectId: "alpha", prompt: "x", sessionId: "abc", continueSession: true }) { id } }`);
-    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.continueSession' });
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'continueSession' });
   });
 
   it('refuses maxTurns 0', async () => {

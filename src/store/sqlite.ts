@@ -1,0 +1,102 @@
+import type { Logger } from '../logger.js';
+import type { EventLog } from '../runs/event-log.js';
+import { createSqliteIdempotency, type IdempotencyStore } from './idempotency.js';
+import { recover, type RecoveryReport } from './recovery.js';
+import { prune, type PrunePolicy, type PruneReport } from './retention.js';
+import { openDatabase } from './schema.js';
+import { createSqliteCommandStore, type PrunedInfo, type SqliteCommandStore } from './sqlite-command-store.js';
+import { createSqliteEventLog } from './sqlite-event-log.js';
+import { WriteQueue, type FlushStats } from './write-queue.js';
+
+export type { FlushStats } from './write-queue.js';
+export type { PrunedInfo, SqliteCommandStore } from './sqlite-command-store.js';
+export type { PrunePolicy, PruneReport } from './retention.js';
+export type { RecoveryReport } from './recovery.js';
+export { RESTART_ERROR } from './recovery.js';
+export { SCHEMA_VERSION } from './schema.js';
+
+/** Where and how the store keeps history. */
+export interface SqliteStoreOptions {
+  /** The SQLite file (created if missing; `-wal` and `-shm` files sit beside it). */
+  file: string;
+  /**
+   * How long an appended event may wait in memory before its batch is written. A SIGKILL loses at
+   * most the events of the last `flushMs` (plus the time one batch takes to write); 0 writes
+   * every append in its own transaction.
+   * @default 50
+   */
+  flushMs?: number;
+  /**
+   * A batch is written at once when it holds this many events.
+   * @default 10000
+   */
+  maxBatch?: number;
+  /**
+   * A batch is written at once when it holds this many output bytes.
+   * @default 8388608 (8 MiB)
+   */
+  maxBatchBytes?: number;
+  /** Where failed or slow batch writes are reported. */
+  logger?: Logger;
+  /** Called after each committed batch (metrics, tests). */
+  onFlush?: (stats: FlushStats) => void;
+}
+
+/** Command history in one SQLite file, behind the interfaces the run manager already uses. */
+export interface SqliteStore {
+  log: EventLog;
+  commands: SqliteCommandStore;
+  idempotency: IdempotencyStore;
+  /**
+   * Marks the commands a previous process left QUEUED or RUNNING as LOST ("server restarted") and
+   * ends their logs. Call once after opening, before starting commands.
+   * @param now epoch ms, @default Date.now()
+   */
+  recover(now?: number): RecoveryReport;
+  /** Deletes the output of finished commands, oldest first, until the rest is within `policy`. */
+  prune(policy: PrunePolicy): PruneReport;
+  /** What retention removed from a command's output; undefined for an unknown command. */
+  prunedInfo(id: string): PrunedInfo | undefined;
+  /** Writes everything appended or changed so far; throws if the write fails. */
+  flush(): void;
+  /** Writes what is pending, ends waiting followers and closes the file. */
+  close(): void;
+}
+
+/**
+ * Opens the store in `options.file`: WAL, `synchronous = NORMAL`, prepared statements, and batched
+ * writes. `log.append` numbers events in memory and returns at once; a batch is written in one
+ * transaction every `flushMs`, when it is full, and at once when a command completes (its final
+ * record and its `completed` event commit together). Reads see unwritten events.
+ */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const db = openDatabase(options.file);
+  const queue = new WriteQueue(db, {
+    flushMs: options.flushMs ?? 50,
+    maxBatch: options.maxBatch ?? 10_000,
+    maxBatchBytes: options.maxBatchBytes ?? 8 * 1024 * 1024,
+    logger: options.logger,
+    onFlush: options.onFlush,
+  });
+  const log = createSqliteEventLog(db, queue);
+  const commands = createSqliteCommandStore(db, queue);
+  const idempotency = createSqliteIdempotency(db, queue);
+  return {
+    log,
+    commands,
+    idempotency,
+    recover: (now = Date.now()) => recover(db, commands, log, queue, now),
+    prune: (policy) => prune(db, queue, policy),
+    prunedInfo: (id) => commands.prunedInfo(id),
+    flush: () => queue.flush(),
+    close() {
+      if (queue.isClosed) return;
+      try {
+        queue.close();
+      } finally {
+        log.releaseFollowers();
+        db.close();
+      }
+    },
+  };
+}

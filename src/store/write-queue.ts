@@ -1,0 +1,218 @@
+import type Database from 'better-sqlite3';
+import type { Logger } from '../logger.js';
+import type { Command, CommandEvent } from '../runs/types.js';
+import { commandParams, INSERT_EVENT_SQL, insertEvent } from './rows.js';
+
+/** The events of one append, as queued. */
+interface Appended {
+  commandId: string;
+  events: CommandEvent[];
+}
+
+/** What one committed batch held. */
+export interface FlushStats {
+  events: number;
+  commands: number;
+  /** Output bytes in the batch (UTF-8 text of output and claude events, and claude messages' JSON). */
+  bytes: number;
+  /** How long the transaction took. */
+  ms: number;
+  /** Per command, the last seq the batch made durable. */
+  lastSeqs: ReadonlyMap<string, number>;
+}
+
+/** When batches are written. */
+export interface WriteQueueOptions {
+  /** How long an appended event may wait in memory before its batch is written; 0 writes every append at once. */
+  flushMs: number;
+  /** A batch is written at once when it holds this many events… */
+  maxBatch: number;
+  /** …or about this many output bytes (counted as characters until the write counts bytes). */
+  maxBatchBytes: number;
+  logger?: Logger | undefined;
+  /** Called after each committed batch (metrics, tests). */
+  onFlush?: ((stats: FlushStats) => void) | undefined;
+}
+
+/**
+ * Holds what was appended or changed but not yet written, and writes it in one transaction per
+ * batch: on a timer of `flushMs` after the first pending write, when a batch is full, and at once
+ * when a command completes (its final record and its `completed` event commit together).
+ * Reads go through {@link tail} and {@link pendingCommand}, so nothing pending is invisible.
+ */
+export class WriteQueue {
+  private appended: Appended[] = [];
+  private eventCount = 0;
+  private chars = 0;
+  private readonly tails = new Map<string, CommandEvent[]>();
+  private readonly commands = new Map<string, Command>();
+  private timer: NodeJS.Timeout | undefined;
+  private soonQueued = false;
+  private closed = false;
+  private readonly write: (appended: Appended[], commands: Command[], extra: (() => void) | undefined) => number;
+
+  constructor(
+    db: Database.Database,
+    private readonly o: WriteQueueOptions,
+  ) {
+    const inserts = {
+      output: db.prepare(INSERT_EVENT_SQL.output),
+      claude: db.prepare(INSERT_EVENT_SQL.claude),
+      completed: db.prepare(INSERT_EVENT_SQL.completed),
+    };
+    const addTotals = db.prepare(
+      `INSERT INTO output_totals (command_id, events, bytes) VALUES (?, ?, ?)
+       ON CONFLICT (command_id) DO UPDATE SET events = events + excluded.events, bytes = bytes + excluded.bytes`,
+    );
+    const upsertCommand = db.prepare(
+      `INSERT INTO commands (id, ordinal, project_id, kind, argv, workdir, timeout_seconds, status, exit_code, error, created_at, started_at, finished_at, duration_ms, claude)
+       VALUES (@id, @ordinal, @project_id, @kind, @argv, @workdir, @timeout_seconds, @status, @exit_code, @error, @created_at, @started_at, @finished_at, @duration_ms, @claude)
+       ON CONFLICT (id) DO UPDATE SET ordinal = excluded.ordinal, project_id = excluded.project_id, kind = excluded.kind, argv = excluded.argv,
+         workdir = excluded.workdir, timeout_seconds = excluded.timeout_seconds, status = excluded.status, exit_code = excluded.exit_code,
+         error = excluded.error, created_at = excluded.created_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
+         duration_ms = excluded.duration_ms, claude = excluded.claude`,
+    );
+    this.write = db.transaction((appended: Appended[], commands: Command[], extra: (() => void) | undefined) => {
+      const totals = new Map<string, { events: number; bytes: number }>();
+      let written = 0;
+      for (const { commandId, events } of appended) {
+        let n = 0;
+        let bytes = 0;
+        for (const e of events) {
+          bytes += insertEvent(inserts, commandId, e);
+          if (e.type !== 'completed') n++;
+        }
+        written += bytes;
+        const t = totals.get(commandId);
+        if (t) {
+          t.events += n;
+          t.bytes += bytes;
+        } else totals.set(commandId, { events: n, bytes });
+      }
+      for (const [id, t] of totals) if (t.events > 0) addTotals.run(id, t.events, t.bytes);
+      for (const c of commands) upsertCommand.run(commandParams(c));
+      extra?.();
+      return written;
+    });
+  }
+
+  /** Queues events the log has numbered; they are readable through {@link tail} until written. */
+  addEvents(commandId: string, stored: CommandEvent[]): void {
+    this.assertOpen();
+    if (stored.length === 0) return;
+    let tail = this.tails.get(commandId);
+    if (!tail) this.tails.set(commandId, (tail = []));
+    let completed = false;
+    for (const e of stored) {
+      tail.push(e);
+      if (e.type === 'completed') completed = true;
+      else this.chars += e.text.length;
+    }
+    this.appended.push({ commandId, events: stored.slice() });
+    this.eventCount += stored.length;
+    if (completed || this.o.flushMs <= 0 || this.eventCount >= this.o.maxBatch || this.chars >= this.o.maxBatchBytes) this.autoFlush();
+    else this.arm();
+  }
+
+  /**
+   * Queues the current state of a command record. `final`: the command has just ended; its
+   * record is written before the event loop turns (with the `completed` event the run manager
+   * appends right after, in the same transaction).
+   */
+  putCommand(command: Command, final: boolean): void {
+    this.assertOpen();
+    this.commands.set(command.id, command);
+    if (this.o.flushMs <= 0) this.autoFlush();
+    else if (final) this.soon();
+    else this.arm();
+  }
+
+  /** Events of a command appended but not yet written, in seq order (undefined when there are none). */
+  tail(commandId: string): readonly CommandEvent[] | undefined {
+    return this.tails.get(commandId);
+  }
+
+  /** A command record changed but not yet written. */
+  pendingCommand(id: string): Command | undefined {
+    return this.commands.get(id);
+  }
+
+  /** Every command record changed but not yet written. */
+  pendingCommands(): Command[] {
+    return [...this.commands.values()];
+  }
+
+  /** Writes everything pending, with `extra` (more statements) in the same transaction; throws if the write fails. */
+  flush(extra?: () => void): void {
+    this.assertOpen();
+    if (this.appended.length === 0 && this.commands.size === 0 && !extra) return;
+    const appended = this.appended;
+    const events = this.eventCount;
+    const commands = [...this.commands.values()];
+    const start = performance.now();
+    const bytes = this.write(appended, commands, extra);
+    const ms = performance.now() - start;
+    const lastSeqs = new Map<string, number>();
+    for (const a of appended) lastSeqs.set(a.commandId, a.events.at(-1)!.seq);
+    // Only what was written is dropped: a command updated again by `extra` stays queued.
+    this.appended = [];
+    this.eventCount = 0;
+    this.chars = 0;
+    this.tails.clear();
+    for (const c of commands) if (this.commands.get(c.id) === c) this.commands.delete(c.id);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (ms > 1000) this.o.logger?.warn('store: slow batch write', { ms: Math.round(ms), events, bytes });
+    this.o.onFlush?.({ events, commands: commands.length, bytes, ms, lastSeqs });
+  }
+
+  /** Writes what is pending and stops the timer; the queue takes nothing more. */
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.flush();
+    } finally {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.closed = true;
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** A flush nobody waits on: a failure is logged and retried after `flushMs`, the data stays queued. */
+  private autoFlush(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      this.o.logger?.error('store: batch write failed, will retry', { err: String(err), events: this.eventCount, commands: this.commands.size });
+      this.arm(true);
+    }
+  }
+
+  private arm(retry = false): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.autoFlush();
+      },
+      retry ? Math.max(this.o.flushMs, 1000) : this.o.flushMs,
+    );
+  }
+
+  private soon(): void {
+    if (this.soonQueued) return;
+    this.soonQueued = true;
+    queueMicrotask(() => {
+      this.soonQueued = false;
+      if (!this.closed && (this.appended.length > 0 || this.commands.size > 0)) this.autoFlush();
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the store is closed');
+  }
+}
