@@ -5,6 +5,7 @@ import './connection.js';
 import './project.js';
 import './command.js';
 import './claude.js';
+import './audit.js';
 import './mutations.js';
 import './subscriptions.js';
 
