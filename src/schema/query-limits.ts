@@ -53,7 +53,8 @@ export function queryLimitsRule(limits: QueryLimits, variables?: Record<string, 
     const schema = context.getSchema();
 
     // Returns [depth, cost] of a selection set whose parent type is `typeName`.
-    const measure = (set: SelectionSetNode, typeName: string, depth: number, seen: Set<string>): [number, number] => {
+    // `edgesSize`: inside a connection, how many items its `edges` list holds (the connection's `first`).
+    const measure = (set: SelectionSetNode, typeName: string, depth: number, seen: Set<string>, edgesSize = DEFAULT_LIST_SIZE): [number, number] => {
       if (depth > limits.maxDepth) return [depth, 0];
       let deepest = depth;
       let cost = 0;
@@ -65,20 +66,23 @@ export function queryLimitsRule(limits: QueryLimits, variables?: Record<string, 
           let own = 1;
           if (sel.selectionSet && def) {
             const first = intArg(sel.arguments?.find((a) => a.name.value === 'first')?.value, variables);
-            const items = isList(def.type) || getNamedType(def.type).name.endsWith('Connection') ? Math.max(1, first ?? DEFAULT_LIST_SIZE) : 1;
-            const [d, c] = measure(sel.selectionSet, getNamedType(def.type).name, depth + 1, seen);
+            const named = getNamedType(def.type).name;
+            const connection = named.endsWith('Connection');
+            // A connection multiplies through its edges; any other list by its `first` or the default.
+            const items = connection ? 1 : isList(def.type) ? Math.max(1, sel.name.value === 'edges' ? edgesSize : (first ?? DEFAULT_LIST_SIZE)) : 1;
+            const [d, c] = measure(sel.selectionSet, named, depth + 1, seen, connection ? Math.max(1, first ?? DEFAULT_LIST_SIZE) : DEFAULT_LIST_SIZE);
             deepest = Math.max(deepest, d);
             own += items * c;
           }
           cost += own;
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-          const [d, c] = measure(sel.selectionSet, sel.typeCondition?.name.value ?? typeName, depth, seen);
+          const [d, c] = measure(sel.selectionSet, sel.typeCondition?.name.value ?? typeName, depth, seen, edgesSize);
           deepest = Math.max(deepest, d);
           cost += c;
         } else {
           const fragment = fragments.get(sel.name.value);
           if (!fragment || seen.has(fragment.name.value)) continue; // cycles are reported by graphql's own rule
-          const [d, c] = measure(fragment.selectionSet, fragment.typeCondition.name.value, depth, new Set([...seen, fragment.name.value]));
+          const [d, c] = measure(fragment.selectionSet, fragment.typeCondition.name.value, depth, new Set([...seen, fragment.name.value]), edgesSize);
           deepest = Math.max(deepest, d);
           cost += c;
         }

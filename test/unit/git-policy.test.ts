@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { checkGitArgs, DEFAULT_GIT_SUBCOMMANDS, isForcePush } from '../../src/runs/git-policy.js';
+
+const allowed = new Set<string>(DEFAULT_GIT_SUBCOMMANDS);
+const check = (...args: string[]) => () => checkGitArgs(args, allowed);
+
+describe('checkGitArgs', () => {
+  it.each([
+    ['status'],
+    ['log', '--oneline', '-n', '5'],
+    ['commit', '-m', 'fix', '-c', 'HEAD'],
+    ['push', '-u', 'origin', 'main'],
+    ['add', '-u'],
+    ['grep', '-n', 'TODO'],
+    ['config', '--get', 'user.name'],
+    ['config', '--list'],
+    ['log', '--', '--output=not-an-option'],
+    ['fetch', '--prune', 'origin'],
+    ['diff', '--exclude-standard'],
+  ])('allows git %s', (...args) => {
+    expect(check(...args)).not.toThrow();
+  });
+
+  it.each([
+    [['-c', 'core.pager=evil', 'log'], /options before the subcommand/],
+    [['--config-env=core.pager=X', 'log'], /options before the subcommand/],
+    [['-C', '/', 'status'], /options before the subcommand/],
+    [['--git-dir=/', 'status'], /options before the subcommand/],
+    [['difftool'], /not an allowed subcommand/],
+    [['filter-branch'], /not an allowed subcommand/],
+    [['help', '-w'], /not an allowed subcommand/],
+    [['fetch', '--upload-pack=touch /tmp/x'], /--upload-pack/],
+    [['fetch', '--upload-p=x'], /--upload-pack/],
+    [['fetch', '-u', 'x'], /-u/],
+    [['pull', '-vu', 'x'], /-u/],
+    [['push', '--receive-pack=x'], /--receive-pack/],
+    [['push', '--exec=x'], /--exec/],
+    [['rebase', '-x', 'make'], /-x/],
+    [['rebase', '-ix', 'make'], /-i/],
+    [['rebase', '--exec=make'], /--exec/],
+    [['rebase', '--interactive'], /--interactive/],
+    [['status', '--work-tree=/'], /--work-tree/],
+    [['log', '--output=/tmp/x'], /--output/],
+    [['log', '--outp=/tmp/x'], /--output/],
+    [['grep', '-O', 'x'], /-O/],
+    [['grep', '--open-files-in-pager=vim', 'x'], /--open-files-in-pager/],
+    [['submodule', 'foreach', 'rm -rf /'], /foreach/],
+    [['config', 'core.pager', 'evil'], /may only read/],
+    [['commit', '-ccore.editor=evil'], /sets configuration/],
+    [['log', '-c', 'core.pager=evil'], /sets configuration/],
+    [['add', '-p'], /-p/],
+  ])('refuses git %j', (args, reason) => {
+    expect(check(...args)).toThrow(reason);
+    try {
+      check(...args)();
+    } catch (err) {
+      expect((err as { extensions: unknown }).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'args' });
+    }
+  });
+});
+
+describe('isForcePush', () => {
+  it.each([
+    [['push', '--force'], true],
+    [['push', '-f', 'origin', 'main'], true],
+    [['push', '--force-with-lease'], true],
+    [['push', '--forc'], true],
+    [['push', 'origin', '+main'], true],
+    [['push', 'origin', ':old-branch'], true],
+    [['push', '--delete', 'origin', 'x'], true],
+    [['push', '-uf', 'origin', 'main'], true],
+    [['push', 'origin', 'main'], false],
+    [['push', '-u', 'origin', 'main:main'], false],
+    [['fetch', '--force'], false],
+  ])('%j → %s', (args, expected) => {
+    expect(isForcePush(args)).toBe(expected);
+  });
+});
