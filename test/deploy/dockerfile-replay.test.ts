@@ -61,7 +61,7 @@ describe('Dockerfile.api', () => {
     const context = join(tmp, 'context');
     await run('git', ['clone', '--quiet', repoRoot, context]);
     const dockerfile = parseDockerfile(readFileSync(join(repoRoot, 'Dockerfile.api'), 'utf8'));
-    expect(dockerfile.stages.map((s) => s.name)).toEqual(['build', 'runtime']);
+    expect(dockerfile.stages.map((s) => s.name)).toEqual(['deps', 'build', 'runtime']);
 
     mkdirSync(join(tmp, 'stages'), { mode: 0o755 });
     let buildLog = '';
