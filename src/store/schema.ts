@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 
 /** The schema this code writes; `PRAGMA user_version` of a file says which one it holds. */
@@ -75,12 +77,13 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /**
- * Opens (creating if need be) a store file: WAL journal with `synchronous = NORMAL` (a commit
+ * Opens (creating it and its directory if need be) a store file: WAL journal with `synchronous = NORMAL` (a commit
  * survives a crash of the process; only an OS crash or power loss can take the last commits),
  * then brings the schema to {@link SCHEMA_VERSION}.
  * @see https://www.sqlite.org/wal.html
  */
 export function openDatabase(file: string): Database.Database {
+  mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file);
   try {
     // Only takes effect on a new, empty file; lets retention hand freed pages back to the OS.
