@@ -15,9 +15,9 @@ import { createLogger, type Logger } from './logger.js';
 import type { ProjectRegistry } from './projects/registry.js';
 import { handleRest, isRestPath, type RestContext } from './rest/router.js';
 import { createSseStreams } from './rest/sse.js';
-import { createMemoryCommandStore, type CommandStore } from './runs/command-store.js';
+import type { CommandStore } from './runs/command-store.js';
 import type { EventLog } from './runs/event-log.js';
-import { createMemoryEventLog } from './runs/memory-event-log.js';
+import { openHistory } from './history.js';
 import { createProjectEvents } from './runs/project-events.js';
 import { RunManager } from './runs/run-manager.js';
 import type { Context } from './schema/context.js';
@@ -54,11 +54,13 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const audit = createAuditLog(path.join(config.dataDir, 'audit.log'));
   const { registry, executor } = createBackend(config, logger, deps);
   const projectEvents = createProjectEvents();
+  const history = openHistory(config, logger, deps);
   const runs = new RunManager({
     registry,
     executor,
-    log: deps.log ?? createMemoryEventLog(),
-    store: deps.store ?? createMemoryCommandStore(),
+    log: history.log,
+    store: history.commands,
+    idempotency: history.idempotency,
     projectEvents,
     limits: config,
     logger,
@@ -135,6 +137,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       shutdown.abort();
       streams.closeAll();
       unwatch();
+      history.close();
       await registry.close();
       await executor.close();
       await yoga.dispose();

@@ -29,6 +29,10 @@ export interface Config {
   maxSubscriptionsPerToken: number;
   mutationsPerMinute: number;
   tokensFile: string | undefined;
+  store: 'sqlite' | 'memory';
+  flushMs: number;
+  retentionDays: number;
+  retentionMaxBytes: number;
   corsOrigins: string[];
   gitSubcommands: string[];
   heartbeatSeconds: number;
@@ -73,6 +77,10 @@ const env = z.object({
   RDEV_MAX_SUBSCRIPTIONS_PER_TOKEN: int(1).default(50),
   RDEV_MUTATIONS_PER_MINUTE: int(0).default(120),
   RDEV_TOKENS_FILE: z.string().min(1).optional(),
+  RDEV_STORE: z.enum(['sqlite', 'memory']).default('sqlite'),
+  RDEV_FLUSH_MS: int(0, 10_000).default(50),
+  RDEV_RETENTION_DAYS: int(0).default(30),
+  RDEV_RETENTION_MAX_BYTES: int(0).default(2 * 1024 * 1024 * 1024),
   RDEV_CORS_ORIGINS: z
     .string()
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
@@ -149,6 +157,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     maxSubscriptionsPerToken: e.RDEV_MAX_SUBSCRIPTIONS_PER_TOKEN,
     mutationsPerMinute: e.RDEV_MUTATIONS_PER_MINUTE,
     tokensFile: e.RDEV_TOKENS_FILE,
+    store: e.RDEV_STORE,
+    flushMs: e.RDEV_FLUSH_MS,
+    retentionDays: e.RDEV_RETENTION_DAYS,
+    retentionMaxBytes: e.RDEV_RETENTION_MAX_BYTES,
     corsOrigins: e.RDEV_CORS_ORIGINS,
     gitSubcommands: e.RDEV_GIT_SUBCOMMANDS ?? [...DEFAULT_GIT_SUBCOMMANDS],
     heartbeatSeconds: e.RDEV_HEARTBEAT_SECONDS,

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { ProjectRegistry } from '../projects/registry.js';
 import { OutputChunker } from './chunker.js';
 import type { CommandQuery, CommandStore } from './command-store.js';
+import type { IdempotencyStore } from '../store/idempotency.js';
 import type { EventLog } from './event-log.js';
 import type { ProjectEvents } from './project-events.js';
 import { recentClaudeSessions, type ClaudeSessionInfo } from './claude-sessions.js';
@@ -37,6 +38,8 @@ export interface RunManagerOptions {
   executor: Executor;
   log: EventLog;
   store: CommandStore;
+  /** Idempotency keys seen, per caller, for a day. */
+  idempotency: IdempotencyStore;
   projectEvents: ProjectEvents;
   limits: RunLimits;
   logger: Logger;
@@ -59,7 +62,6 @@ export interface StartRequest {
   caller?: string | undefined;
 }
 
-const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 interface Running {
   abort: AbortController;
@@ -71,7 +73,6 @@ interface Running {
 export class RunManager {
   private readonly running = new Map<string, Running>();
   private readonly queues = new Map<string, Array<{ command: Command; request: StartRequest }>>();
-  private readonly idempotency = new Map<string, { commandId: string; at: number }>();
   private readonly meters = new Map<string, OutputMeter>();
   private queuedCount = 0;
   private closing = false;
@@ -83,10 +84,11 @@ export class RunManager {
    * idempotency key seen from the same caller within a day, returns that first command instead.
    */
   start(request: StartRequest): { command: Command; reused: boolean } {
-    const idemKey = request.idempotencyKey ? `${request.caller ?? ''}\0${request.idempotencyKey}` : undefined;
-    if (idemKey) {
-      const earlier = this.idempotency.get(idemKey);
-      const command = earlier && Date.now() - earlier.at < IDEMPOTENCY_WINDOW_MS ? this.o.store.get(earlier.commandId) : undefined;
+    const caller = request.caller ?? '';
+    const key = request.idempotencyKey ?? undefined;
+    if (key) {
+      const earlier = this.o.idempotency.find(caller, key, Date.now());
+      const command = earlier ? this.o.store.get(earlier) : undefined;
       if (command) return { command, reused: true };
     }
     const project = this.o.registry.get(request.projectId);
@@ -121,7 +123,7 @@ export class RunManager {
       claude: request.kind === 'CLAUDE' ? { ...EMPTY_CLAUDE_SUMMARY } : null,
     };
     this.o.store.insert(command);
-    if (idemKey) this.idempotency.set(idemKey, { commandId: command.id, at: Date.now() });
+    if (key) this.o.idempotency.record(caller, key, command.id, Date.now());
     this.o.logger.info('command accepted', { commandId: command.id, projectId: project.id, kind: command.kind });
     if (mustQueue) {
       let queue = this.queues.get(project.id);

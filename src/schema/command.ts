@@ -1,4 +1,5 @@
 import type { Project } from '../projects/registry.js';
+import type { OutputEvent } from '../runs/types.js';
 import { canSeeProject } from '../auth/identity.js';
 import { builder } from './builder.js';
 import { pageArgs, toPage } from './connection.js';
@@ -17,6 +18,11 @@ import {
 
 /** `Command.output` returns at most this many events per call (page with `after`). */
 export const MAX_OUTPUT_PAGE = 10_000;
+
+/** What `output` returns for a command whose output retention deleted: one event saying so. */
+function prunedNotice(at: Date): OutputEvent {
+  return { type: 'output', seq: 0, stream: 'STDERR', text: `[rdev] this command's output was deleted by retention at ${at.toISOString()}\n`, at };
+}
 
 /** A command's project; one that has since disappeared shows as MISSING rather than failing the query. */
 function missingProject(id: string): Project {
@@ -48,6 +54,7 @@ CommandRef.implement({
       },
       resolve: (c, args, ctx) => {
         const limit = args.first ?? MAX_OUTPUT_PAGE;
+        if (c.prunedAt) return [prunedNotice(c.prunedAt)];
         const out = [];
         // Completion (and, later, parsed Claude) events share the seq space; skip them but keep paging.
         for (let after = args.after ?? 0; out.length < limit; ) {
@@ -59,6 +66,7 @@ CommandRef.implement({
         return out;
       },
     }),
+    prunedAt: t.expose('prunedAt', { type: 'DateTime', nullable: true, description: "When retention deleted this command's output (RDEV_RETENTION_DAYS, RDEV_RETENTION_MAX_BYTES)." }),
     claude: t.field({
       type: ClaudeRunRef,
       nullable: true,

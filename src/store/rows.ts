@@ -85,6 +85,7 @@ export function commandOf(r: CommandRow): Command {
     finishedAt: date(r.finished_at),
     durationMs: r.duration_ms,
     claude: r.claude === null ? null : (JSON.parse(r.claude) as ClaudeSummary),
+    prunedAt: date(r.pruned_at),
   };
 }
 

@@ -1,0 +1,70 @@
+import path from 'node:path';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { createMemoryCommandStore, type CommandStore } from './runs/command-store.js';
+import type { EventLog } from './runs/event-log.js';
+import { createMemoryEventLog } from './runs/memory-event-log.js';
+import { createMemoryIdempotency, type IdempotencyStore } from './store/idempotency.js';
+import { openSqliteStore } from './store/sqlite.js';
+
+/** Where command history lives: SQLite in the data directory, or memory (RDEV_STORE=memory). */
+export interface History {
+  log: EventLog;
+  commands: CommandStore;
+  idempotency: IdempotencyStore;
+  /** When retention deleted a command's output, and how much. */
+  prunedInfo(id: string): { prunedAt: Date | null; prunedEvents: number; prunedBytes: number } | undefined;
+  close(): void;
+}
+
+/** How often retention runs. */
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
+
+/**
+ * Opens the history store. SQLite: marks what a previous process left running as LOST ("server
+ * restarted"), then prunes by age and size now and every 10 minutes, never a running command.
+ */
+export function openHistory(
+  config: Readonly<Config>,
+  logger: Logger,
+  supplied: { log?: EventLog; store?: CommandStore } = {},
+): History {
+  if (supplied.log || supplied.store || config.store === 'memory') {
+    return {
+      log: supplied.log ?? createMemoryEventLog(),
+      commands: supplied.store ?? createMemoryCommandStore(),
+      idempotency: createMemoryIdempotency(),
+      prunedInfo: () => undefined,
+      close: () => {},
+    };
+  }
+  const file = path.join(config.dataDir, 'rdev.sqlite');
+  const store = openSqliteStore({ file, flushMs: config.flushMs, logger });
+  const { lost } = store.recover();
+  if (lost.length > 0) logger.warn('commands left running by the previous process are LOST', { count: lost.length, commandIds: lost.slice(0, 50) });
+  const prune = (): void => {
+    try {
+      const report = store.prune({
+        maxAgeMs: config.retentionDays > 0 ? config.retentionDays * 86_400_000 : undefined,
+        maxOutputBytes: config.retentionMaxBytes > 0 ? config.retentionMaxBytes : undefined,
+        isRunning: (id) => store.commands.isLive(id),
+      });
+      if (report.commands > 0) logger.info('retention pruned command output', { ...report });
+    } catch (err) {
+      logger.error('retention failed', { err: String(err) });
+    }
+  };
+  prune();
+  const timer = setInterval(prune, PRUNE_EVERY_MS);
+  timer.unref();
+  return {
+    log: store.log,
+    commands: store.commands,
+    idempotency: store.idempotency,
+    prunedInfo: (id) => store.prunedInfo(id),
+    close() {
+      clearInterval(timer);
+      store.close();
+    },
+  };
+}
