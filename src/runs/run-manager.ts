@@ -47,6 +47,26 @@ export interface RunManagerOptions {
   audit?: { finished(e: { commandId: string; status: Command['status']; exitCode: number | null; outputBytes: number; outputSha256: string }): void };
   /** Output coalescing window, see {@link OutputChunker}. */
   coalesceMs?: number;
+  /** Told where commands start, write and end (metrics); none of these change what happens. */
+  metrics?: RunMetrics;
+}
+
+/**
+ * Hooks the run manager calls where the events happen; an implementation must be cheap and must
+ * not throw. Running and queued counts are not pushed here: read them with {@link RunManager.counts}.
+ */
+export interface RunMetrics {
+  /** The command went RUNNING (it was handed to the executor). */
+  started(command: Command): void;
+  /** The command reached its final status (queued commands canceled or lost at shutdown too). */
+  finished(command: Command): void;
+  /** The executor delivered `bytes` bytes of output, before the output cap drops any. */
+  output(command: Command, bytes: number): void;
+  /**
+   * The command's first output byte arrived, `ms` after it went RUNNING (the executor reports no
+   * earlier sign that the process has started; a command that writes nothing is never reported).
+   */
+  firstOutput(command: Command, ms: number): void;
 }
 
 /** A request to run a command. */
@@ -121,6 +141,7 @@ export class RunManager {
       finishedAt: null,
       durationMs: null,
       claude: request.kind === 'CLAUDE' ? { ...EMPTY_CLAUDE_SUMMARY } : null,
+      prunedAt: null,
     };
     this.o.store.insert(command);
     if (key) this.o.idempotency.record(caller, key, command.id, Date.now());
@@ -266,8 +287,11 @@ export class RunManager {
   private launch(queued: Command, request: StartRequest): void {
     const project = this.o.registry.get(queued.projectId);
     const command = this.o.store.update(queued.id, { status: 'RUNNING', startedAt: new Date() });
+    const launchedAt = performance.now();
     this.meters.set(command.id, new OutputMeter(this.o.limits.maxOutputBytes));
     this.publishStatus(command);
+    this.o.metrics?.started(command);
+    let quiet = true;
     const abort = new AbortController();
     const entry: Running = { abort, stop: null, done: Promise.resolve() };
     this.running.set(command.id, entry);
@@ -294,6 +318,11 @@ export class RunManager {
           stdin: request.stdin,
           onOutput: (stream, bytes) => {
             idle?.refresh();
+            if (quiet) {
+              quiet = false;
+              this.o.metrics?.firstOutput(command, performance.now() - launchedAt);
+            }
+            this.o.metrics?.output(command, bytes.length);
             sink.write(stream, bytes);
           },
           signal: abort.signal,
@@ -342,6 +371,7 @@ export class RunManager {
     const updated = this.o.store.update(command.id, { ...state, finishedAt, durationMs });
     this.append(updated, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
     this.publishStatus(updated);
+    this.o.metrics?.finished(updated);
     return updated;
   }
 }

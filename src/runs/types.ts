@@ -34,7 +34,7 @@ export interface Command {
   /** What a Claude run reported so far (CLAUDE commands only). */
   claude: ClaudeSummary | null;
   /** When retention deleted this command's output (its completed event stays); null while it has it all. */
-  prunedAt?: Date | null;
+  prunedAt: Date | null;
 }
 
 /** A piece of a command's output: whole lines where the command wrote whole lines. */

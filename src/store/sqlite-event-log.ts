@@ -1,20 +1,9 @@
 import type Database from 'better-sqlite3';
 import type { EventLog } from '../runs/event-log.js';
+import { AppendWaiters, firstAfter, followLog } from '../runs/log-follow.js';
 import type { CommandEvent } from '../runs/types.js';
 import { eventOf, type EventRow } from './rows.js';
 import type { WriteQueue } from './write-queue.js';
-
-/** Binary search: index of the first event with `seq > afterSeq`. */
-function firstAfter(events: readonly CommandEvent[], afterSeq: number): number {
-  let lo = 0;
-  let hi = events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (events[mid]!.seq <= afterSeq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** An {@link EventLog} in SQLite that can also be told to let its followers go. */
 export interface SqliteEventLog extends EventLog {
@@ -36,25 +25,7 @@ export function createSqliteEventLog(db: Database.Database, queue: WriteQueue): 
   const selectLastSeq = db.prepare<[string], { seq: number | null }>('SELECT max(seq) AS seq FROM events WHERE command_id = ?');
   /** The last seq of commands appended to in this process, while they may still change. */
   const lastSeqs = new Map<string, number>();
-  /** Who is waiting for the next append to each command. */
-  const waiters = new Map<string, Set<() => void>>();
-
-  const nextAppend = (commandId: string, signal: AbortSignal): Promise<void> =>
-    new Promise((resolve) => {
-      let set = waiters.get(commandId);
-      if (!set) {
-        set = new Set();
-        waiters.set(commandId, set);
-      }
-      const wake = (): void => {
-        set.delete(wake);
-        if (set.size === 0 && waiters.get(commandId) === set) waiters.delete(commandId);
-        signal.removeEventListener('abort', wake);
-        resolve();
-      };
-      set.add(wake);
-      signal.addEventListener('abort', wake, { once: true });
-    });
+  const waiters = new AppendWaiters();
 
   const lastSeq = (commandId: string): number => {
     const known = lastSeqs.get(commandId);
@@ -91,29 +62,12 @@ export function createSqliteEventLog(db: Database.Database, queue: WriteQueue): 
       // A completed command's events are written at once; its seq can be asked of the file again.
       if (stored.at(-1)!.type === 'completed' && !queue.tail(commandId)) lastSeqs.delete(commandId);
       else lastSeqs.set(commandId, seq);
-      for (const wake of [...(waiters.get(commandId) ?? [])]) wake();
+      waiters.wake(commandId);
       return stored;
     },
     read,
     lastSeq,
-    async *follow(commandId, afterSeq, signal) {
-      let seq = afterSeq;
-      while (!signal.aborted && !queue.isClosed) {
-        // Reading and registering the waiter happen in one synchronous step, so no append slips between.
-        for (let batch = read(commandId, seq, 1000); batch.length > 0; batch = read(commandId, seq, 1000)) {
-          for (const event of batch) {
-            seq = event.seq;
-            yield event;
-            if (event.type === 'completed') return;
-          }
-          if (signal.aborted) return;
-        }
-        if (queue.isClosed) return;
-        await nextAppend(commandId, signal);
-      }
-    },
-    releaseFollowers() {
-      for (const set of [...waiters.values()]) for (const wake of [...set]) wake();
-    },
+    follow: (commandId, afterSeq, signal) => followLog({ commandId, afterSeq, signal, read, waiters, closed: () => queue.isClosed }),
+    releaseFollowers: () => waiters.wakeAll(),
   };
 }

@@ -105,6 +105,7 @@ export function commandOf(ordinal: number, overrides: Partial<Command> = {}): Co
     finishedAt: null,
     durationMs: null,
     claude: null,
+    prunedAt: null,
     ...overrides,
   };
 }

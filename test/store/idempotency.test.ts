@@ -64,6 +64,7 @@ describe('sqlite idempotency across restarts', () => {
       finishedAt: null,
       durationMs: null,
       claude: null,
+      prunedAt: null,
     });
     first.idempotency.record('bot', 'push-1', 'cmd-1', t0);
     first.close();
