@@ -32,12 +32,16 @@ export interface TestApp {
   gone: { status: ProjectStatus; pod: string | null };
   /** The Kubernetes API test server (kube backend only). */
   kube?: KubeApiServer;
+  /** RDEV_DATA_DIR: where the app keeps its state (the audit log is `audit.log` in it). */
+  dataDir: string;
   close(): Promise<void>;
 }
 
 /** Options: extra environment for `loadConfig` (e.g. a small concurrency limit). */
 export interface TestAppOptions {
   env?: Record<string, string>;
+  /** A tokens file (YAML, as RDEV_TOKENS_FILE reads it): authentication is on with these tokens. */
+  tokensYaml?: string;
 }
 
 function gitInit(dir: string): void {
@@ -85,6 +89,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   }
   gitInit(projectDirs.alpha);
   gitInit(projectDirs.beta);
+  if (options.tokensYaml !== undefined) {
+    const tokensFile = path.join(root, 'tokens.yaml');
+    writeFileSync(tokensFile, options.tokensYaml);
+    env.RDEV_TOKENS_FILE = tokensFile;
+  }
   const app = createApp(loadConfig({ ...base, ...env, ...options.env }));
   await until(() => app.registry.readiness().ready && app.registry.list().length === 3, 10_000, 'the registry to load');
   const server = createServer((req, res) => app.handle(req, res));
@@ -99,6 +108,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     workspaces,
     gone,
     kube,
+    dataDir: base.RDEV_DATA_DIR,
     async close() {
       await app.close();
       server.closeAllConnections();
