@@ -6,6 +6,7 @@ import { ANONYMOUS_ADMIN, type Identity } from './auth/identity.js';
 import { loadTokens, type TokenSet } from './auth/tokens.js';
 import { admit, type GateOptions } from './http/gate.js';
 import { useQueryLimits } from './schema/query-limits.js';
+import { useStrictRequest } from './schema/use-strict-request.js';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { createYoga } from 'graphql-yoga';
 import { createBackend } from './backend.js';
@@ -97,6 +98,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       signal: AbortSignal.any([request.signal, shutdown.signal]),
     }),
     plugins: [
+      useStrictRequest(),
       useQueryLimits({ maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }),
       useInputErrorCodes(),
       useSubscriptionErrorData(),

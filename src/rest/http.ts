@@ -20,7 +20,7 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
 /** Answers an {@link ApiError} with its code's HTTP status, anything else as a 500 whose details stay in the log. */
 export function sendFailure(res: ServerResponse, err: unknown, requestId: string): void {
   if (err instanceof ApiError) {
-    const { code: _code, ...extra } = err.extensions as Record<string, unknown>;
+    const { code: _code, http: _http, ...extra } = err.extensions as Record<string, unknown>;
     sendError(res, ERROR_HTTP_STATUS[err.code], err.code, err.message, requestId, extra);
   } else {
     sendError(res, 500, 'INTERNAL', 'internal error; see the server log for request ' + requestId, requestId);
@@ -51,7 +51,12 @@ export async function readJsonObject(req: IncomingMessage, maxBytes: number): Pr
     if (size > maxBytes) throw new HttpError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`);
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new HttpError('BAD_USER_INPUT', 'request body is not valid UTF-8');
+  }
   if (text.trim() === '') throw new HttpError('BAD_USER_INPUT', 'request body must be a JSON object');
   let body: unknown;
   try {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Guard } from '../auth/guard.js';
 import type { Identity } from '../auth/identity.js';
 import { assertAllowed } from '../auth/policy.js';
+import { BadUserInputError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ProjectRegistry } from '../projects/registry.js';
 import type { ProjectEvents } from '../runs/project-events.js';
@@ -77,7 +78,7 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
       if (!match) continue;
       pathMatched = true;
       if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
-      const params = Object.fromEntries(Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+      const params = decodeParams(match.groups ?? {});
       // The same role table as the schema's scopes; running is checked (and audited) by the guard.
       if (route.method === 'GET' && decoded !== '/health' && decoded !== '/ready') assertAllowed(ctx.identity, 'read');
       await route.handler(ctx, { req, res, params, query: url.searchParams, requestId });
@@ -93,5 +94,14 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
     }
     if (!(err instanceof Error && 'extensions' in err)) ctx.logger.error('REST request failed', { requestId, err: String((err as Error)?.stack ?? err) });
     sendFailure(res, err, requestId);
+  }
+}
+
+/** Percent-decodes path parameters; a malformed encoding is the client's error (400), not a 500. */
+function decodeParams(groups: Record<string, string>): Record<string, string> {
+  try {
+    return Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, decodeURIComponent(v)]));
+  } catch {
+    throw new BadUserInputError('path', 'is not valid percent-encoded UTF-8');
   }
 }

@@ -14,16 +14,23 @@ export const DEFAULT_GIT_SUBCOMMANDS = [
   'revert', 'rm', 'shortlog', 'show', 'stash', 'status', 'submodule', 'switch', 'tag',
 ] as const;
 
-/** Long options refused after any subcommand: they run programs, point git elsewhere or write files anywhere. */
-const LONG_ANYWHERE = ['--upload-pack', '--receive-pack', '--exec', '--exec-path', '--git-dir', '--work-tree', '--config-env', '--output', '--open-files-in-pager', '--namespace', '--super-prefix'];
+/**
+ * Long options refused after any subcommand: they run programs, point git elsewhere, or read or
+ * write files outside the workspace (`diff --no-index`, `blame --contents`, `commit --file`, …).
+ */
+const LONG_ANYWHERE = [
+  '--upload-pack', '--receive-pack', '--exec', '--exec-path', '--git-dir', '--work-tree', '--config-env', '--output',
+  '--open-files-in-pager', '--namespace', '--super-prefix', '--no-index', '--contents', '--file', '--template', '--blob',
+];
 
 /** Per subcommand: long options and short option letters that run a program or need a terminal. */
 const BY_SUBCOMMAND: Record<string, { long: string[]; short: string }> = {
   fetch: { long: [], short: 'u' },
   pull: { long: [], short: 'u' },
   rebase: { long: ['--interactive', '--edit-todo'], short: 'xi' },
-  grep: { long: [], short: 'O' },
-  commit: { long: ['--interactive', '--patch'], short: 'p' },
+  grep: { long: [], short: 'Of' },
+  commit: { long: ['--interactive', '--patch'], short: 'pFt' },
+  tag: { long: [], short: 'F' },
   add: { long: ['--interactive', '--patch', '--edit'], short: 'ipe' },
   checkout: { long: ['--patch'], short: 'p' },
   reset: { long: ['--patch'], short: 'p' },
@@ -32,7 +39,15 @@ const BY_SUBCOMMAND: Record<string, { long: string[]; short: string }> = {
   clean: { long: ['--interactive'], short: 'i' },
 };
 
+/** `git config` reads: the form must come first (git stops reading options at the first plain argument). */
 const CONFIG_READS = new Set(['--get', '--get-all', '--get-regexp', '--get-urlmatch', '--list', '-l', 'get', 'list']);
+const CONFIG_READ_FLAGS = new Set(['--show-origin', '--show-scope', '--null', '-z', '--name-only', '--includes', '--no-includes', '--local', '--global', '--system']);
+
+/** Remotes that are local paths or transport helpers (`ext::`, `fd::`) reach outside the workspace. */
+function isOutsideRemote(arg: string): boolean {
+  return /^(\/|~|\.\.(\/|$)|file:)/.test(arg) || arg.includes('::');
+}
+const REMOTE_SUBCOMMANDS = new Set(['fetch', 'pull', 'push', 'remote', 'submodule']);
 
 function refuse(reason: string): never {
   throw new BadUserInputError('args', reason);
@@ -41,7 +56,8 @@ function refuse(reason: string): never {
 /** True when `arg` (an option, maybe with `=value`) is `option` or a prefix git would expand to it. */
 function spells(arg: string, option: string): boolean {
   const name = arg.split('=', 1)[0]!;
-  return name.length >= 4 && option.startsWith(name);
+  // git accepts any unique prefix: even `--e` is `push --exec`.
+  return name.length >= 3 && option.startsWith(name);
 }
 
 /** Checks `args` against the policy; throws BAD_USER_INPUT naming the argument and why. */
@@ -58,17 +74,31 @@ export function checkGitArgs(args: readonly string[], allowed: ReadonlySet<strin
       const bad = [...LONG_ANYWHERE, ...rules.long].find((o) => spells(arg, o));
       if (bad) refuse(`${JSON.stringify(arg)} (${bad}) is not allowed: it runs a program, needs a terminal, or points git outside the workspace`);
     } else if (arg.startsWith('-') && arg.length > 1) {
-      // A bundle such as -vx: any dangerous letter in it counts.
-      const letter = [...arg.slice(1)].find((c) => rules.short.includes(c));
-      if (letter) refuse(`${JSON.stringify(arg)} (-${letter}) is not allowed for git ${sub}: it runs a program or needs a terminal`);
       // -c key=value (or -ckey=value) sets configuration, whatever the subcommand.
       if (arg.startsWith('-c') && (arg.includes('=') || (options[i + 1] ?? '').includes('='))) refuse(`${JSON.stringify(arg)} sets configuration, which runGit does not allow`);
+      // A bundle such as -vx: any dangerous letter in it counts.
+      const letter = [...arg.slice(1)].find((c) => rules.short.includes(c));
+      if (letter) refuse(`${JSON.stringify(arg)} (-${letter}) is not allowed for git ${sub}: it runs a program, needs a terminal or reads a file outside the workspace`);
     }
   }
   if (sub === 'submodule' && options.some((a) => a === 'foreach')) refuse('git submodule foreach runs a command in each submodule, which runGit does not allow');
-  if (sub === 'config' && !options.some((a) => CONFIG_READS.has(a) || a.startsWith('--get'))) {
-    refuse('git config may only read configuration here (use --get, --get-all, --get-regexp or --list)');
+  if (sub === 'config') checkConfigRead(options);
+  if (REMOTE_SUBCOMMANDS.has(sub)) {
+    const outside = options.find((a) => !a.startsWith('-') && isOutsideRemote(a));
+    if (outside) refuse(`${JSON.stringify(outside)} is a local path or a transport helper outside the workspace, which runGit does not allow`);
   }
+}
+
+/** `git config` may only read: `config <read form> [flags] [name [pattern]]`, with nothing that writes. */
+function checkConfigRead(options: readonly string[]): void {
+  const at = options.findIndex((a) => CONFIG_READS.has(a));
+  const before = at < 0 ? options : options.slice(0, at);
+  if (at < 0 || before.some((a) => !CONFIG_READ_FLAGS.has(a))) {
+    refuse('git config may only read configuration here: start with --get, --get-all, --get-regexp or --list');
+  }
+  const plain = options.slice(at + 1).filter((a) => !CONFIG_READ_FLAGS.has(a));
+  if (plain.some((a) => a.startsWith('-'))) refuse('git config may only read configuration here: no other options after the read form');
+  if (plain.length > 2) refuse('git config may only read configuration here: a name and at most a value pattern');
 }
 
 /** True for a push that rewrites or deletes remote history. */

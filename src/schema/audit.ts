@@ -34,7 +34,7 @@ builder.queryField('auditLog', (t) =>
     authScopes: { admin: true },
     description: 'The audit log of commands, newest first (admins only). Page with `before: <seq of the last entry>`.',
     args: {
-      first: t.arg.int({ required: false, validate: { min: [1, { message: 'must be at least 1' }], max: [1000, { message: 'must be at most 1000' }] } }),
+      first: t.arg.int({ required: false, validate: { min: [1, { message: 'must be at least 1' }], max: [200, { message: 'must be at most 200' }] } }),
       before: t.arg.int({ required: false }),
     },
     resolve: (_, args, ctx) => ctx.audit.list({ before: args.before ?? undefined, limit: args.first ?? 100 }),

@@ -76,3 +76,29 @@ describe('isForcePush', () => {
     expect(isForcePush(args)).toBe(expected);
   });
 });
+
+describe('checkGitArgs: bypasses found by the hostile-input table', () => {
+  it.each([
+    [['config', 'core.fsmonitor', 'touch pwned', '--get'], /start with --get/],
+    [['config', 'core.pager', 'evil', '-l'], /start with --get/],
+    [['config', 'core.editor', 'evil', 'list'], /start with --get/],
+    [['config', '--file=../outside.cfg', 'a.b', 'c', '--get-regexp'], /--file/],
+    [['config', '--get', 'a.b', 'c', 'd'], /a name and at most a value pattern/],
+    [['config', '--list', '--file=/etc/gitconfig'], /--file/],
+    [['config', '--list', '--show-origin', '-e'], /no other options/],
+    [['push', '--e=touch pwned', '.', 'HEAD:refs/heads/x'], /--exec/],
+    [['diff', '--no-index', '/etc/passwd', 'README.md'], /--no-index/],
+    [['blame', '--contents=/etc/shadow', 'README.md'], /--contents/],
+    [['commit', '-F', '/etc/passwd'], /-F/],
+    [['commit', '--file=/etc/passwd'], /--file/],
+    [['push', '/work/other-project', 'HEAD'], /local path/],
+    [['fetch', 'ext::sh -c touch% /tmp/x'], /transport helper/],
+    [['pull', 'file:///etc'], /local path/],
+  ])('refuses git %j', (args, reason) => {
+    expect(check(...args)).toThrow(reason);
+  });
+
+  it.each([[['config', '--get', 'user.name']], [['config', '--show-origin', '--list']], [['config', 'get', 'user.email']], [['push', '.', 'HEAD:refs/heads/x']]])('still allows git %j', (args) => {
+    expect(check(...args)).not.toThrow();
+  });
+});
