@@ -15,21 +15,29 @@ export class OutputMeter {
 
   constructor(private readonly maxBytes: number) {}
 
-  /** The events to log: output past the limit is left out. */
+  /** The events to log: output past the limit is left out (the event that crosses it keeps its whole lines that fit). */
   admit(events: NewCommandEvent[]): NewCommandEvent[] {
-    return events.filter((e) => {
-      if (e.type !== 'output') return true;
-      const size = Buffer.byteLength(e.text);
-      this.hash.update(e.text);
-      const kept = this.bytes - this.dropped;
-      this.bytes += size;
-      // Once past the limit, everything after is dropped, so the log keeps a prefix without gaps.
-      if (this.dropped > 0 || kept + size > this.maxBytes) {
-        this.dropped += size;
-        return false;
+    const admitted: NewCommandEvent[] = [];
+    for (const e of events) {
+      if (e.type !== 'output') {
+        admitted.push(e);
+        continue;
       }
-      return true;
-    });
+      const bytes = Buffer.from(e.text);
+      this.hash.update(bytes);
+      const room = this.dropped > 0 ? 0 : this.maxBytes - (this.bytes - this.dropped);
+      this.bytes += bytes.length;
+      if (bytes.length <= room) {
+        admitted.push(e);
+        continue;
+      }
+      // Once past the limit, everything after is dropped, so the log keeps a prefix without gaps.
+      const fits = new TextDecoder('utf-8').decode(bytes.subarray(0, room), { stream: true });
+      const prefix = fits.includes('\n') ? fits.slice(0, fits.lastIndexOf('\n') + 1) : '';
+      if (prefix) admitted.push({ ...e, text: prefix });
+      this.dropped += bytes.length - Buffer.byteLength(prefix);
+    }
+    return admitted;
   }
 
   /** One event saying how much output was dropped, if any was. */

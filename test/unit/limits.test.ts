@@ -39,6 +39,11 @@ describe('OutputMeter', () => {
     expect(meter.dropped).toBe(3);
     expect(meter.marker()).toMatchObject({ stream: 'STDERR', text: '[rdev] output limit of 10 bytes reached: 3 bytes of output were dropped\n' });
   });
+  it('keeps the whole lines of the chunk that crosses the limit, and nothing after', () => {
+    const meter = new OutputMeter(10);
+    expect(meter.admit([out('ab\ncdé\nfgh\n'), out('i\n')])).toEqual([out('ab\ncdé\n')]);
+    expect(meter.dropped).toBe(6);
+  });
 });
 
 describe('query limits', () => {

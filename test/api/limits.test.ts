@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gql, gqlData, runShell, sseClient, until, waitFinal } from './client.js';
+import { startTestApp, type TestApp } from './harness.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp({
+    env: { RDEV_MUTATIONS_PER_MINUTE: '5', RDEV_MAX_SUBSCRIPTIONS_PER_TOKEN: '1', RDEV_MAX_OUTPUT_BYTES: '4096', RDEV_MAX_CONCURRENT_TOTAL: '1' },
+  });
+});
+afterAll(() => t.close());
+
+describe('limits', () => {
+  it('keeps 4096 bytes of a long output, drops the rest with one marker, and the command runs to the end', async () => {
+    const id = await runShell(t.url, 'alpha', 'seq 1 5000; echo done >&2');
+    const done = await waitFinal(t.url, id);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
+    const { command } = await gqlData(t.url, `query($id: ID!) { command(id: $id) { output { stream text } } }`, { id });
+    const stdout = command.output.filter((o: any) => o.stream === 'STDOUT').map((o: any) => o.text).join('');
+    expect(Buffer.byteLength(stdout)).toBeLessThanOrEqual(4096);
+    expect(stdout.startsWith('1\n2\n3\n')).toBe(true);
+    const markers = command.output.filter((o: any) => o.text.startsWith('[rdev] output limit'));
+    // seq 1 5000 writes 23,893 bytes and "done\n" 5 more.
+    expect(markers).toEqual([{ stream: 'STDERR', text: `[rdev] output limit of 4096 bytes reached: ${23_898 - Buffer.byteLength(stdout)} bytes of output were dropped\n` }]);
+  });
+
+  it('queues past the total concurrency limit, across projects', async () => {
+    const a = await runShell(t.url, 'alpha', 'sleep 0.3');
+    const b = await runShell(t.url, 'beta', 'true');
+    expect((await gqlData(t.url, `query($id: ID!) { command(id: $id) { status } }`, { id: b })).command.status).toBe('QUEUED');
+    expect((await waitFinal(t.url, b)).status).toBe('SUCCEEDED');
+    expect((await waitFinal(t.url, a)).status).toBe('SUCCEEDED');
+  });
+
+  it('refuses the commands past the per-token rate with RATE_LIMITED and a retry time', async () => {
+    // Three commands ran above; two more fit in the minute's five.
+    await runShell(t.url, 'alpha', 'true');
+    await runShell(t.url, 'alpha', 'true');
+    const res = await gql(t.url, `mutation { runShell(input: { projectId: "alpha", command: "true" }) { id } }`);
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
+  });
+
+  it('refuses a second open subscription of the same caller, and allows it once the first is closed', async () => {
+    const { commands } = await gqlData(t.url, `{ commands(first: 1) { edges { node { id } } } }`);
+    const id = commands.edges[0].node.id;
+    const first = sseClient(t.url, false);
+    let got = 0;
+    const open = first.iterate({ query: 'subscription($p: ID!) { projectEvents(projectId: $p) { __typename } }', variables: { p: 'alpha' } });
+    const pending = open.next();
+    try {
+      await until(async () => {
+        const res = await fetch(`${t.url}/projects/alpha/events?stream_id=${id}`);
+        got = res.status;
+        await res.body?.cancel();
+        return res.status === 429;
+      }, 5_000, 'the second subscription to be refused');
+      expect(got).toBe(429);
+    } finally {
+      await open.return?.();
+      first.dispose();
+      void pending.catch(() => {});
+    }
+    await until(async () => {
+      const res = await fetch(`${t.url}/projects/alpha/events?stream_id=${id}`);
+      await res.body?.cancel();
+      return res.status === 200;
+    }, 5_000, 'the slot to be released');
+  });
+});
