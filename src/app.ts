@@ -13,6 +13,9 @@ import { createBackend } from './backend.js';
 import type { Config } from './config.js';
 import type { Executor } from './exec/executor.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics/metrics.js';
+import { serveMetrics } from './metrics/serve-metrics.js';
+import { useSubscriptionMetrics } from './metrics/use-subscription-metrics.js';
 import type { ProjectRegistry } from './projects/registry.js';
 import { handleRest, isRestPath, type RestContext } from './rest/router.js';
 import { createSseStreams } from './rest/sse.js';
@@ -56,6 +59,9 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const { registry, executor } = createBackend(config, logger, deps);
   const projectEvents = createProjectEvents();
   const history = openHistory(config, logger, deps);
+  const streams = createSseStreams();
+  // Read at scrape time; `runs` is built just below.
+  const metrics = createMetrics({ counts: () => runs.counts(), sseConnections: () => streams.count() });
   const runs = new RunManager({
     registry,
     executor,
@@ -67,6 +73,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     logger,
     audit,
     coalesceMs: deps.coalesceMs,
+    metrics: metrics.runs,
   });
   const guard = new Guard({
     runs,
@@ -75,11 +82,10 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     mutationsPerMinute: config.mutationsPerMinute,
     subscriptionsPerCaller: config.maxSubscriptionsPerToken,
   });
-  const gate: GateOptions = { tokens, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes };
+  const gate: GateOptions = { tokens, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes, logger };
   const identities = new WeakMap<IncomingMessage, Identity>();
   const unwatch = registry.onChange((project) => projectEvents.publish({ type: 'project-status', projectId: project.id, project }));
   const shutdown = new AbortController();
-  const streams = createSseStreams();
 
   const yoga = createYoga<{ req: IncomingMessage }, Context>({
     schema,
@@ -98,6 +104,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       signal: AbortSignal.any([request.signal, shutdown.signal]),
     }),
     plugins: [
+      useSubscriptionMetrics(() => metrics.subscriptionOpened()),
       useStrictRequest(),
       useQueryLimits({ maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }),
       useInputErrorCodes(),
@@ -131,7 +138,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       const admitted = admit(gate, req, res);
       if (!admitted) return;
       identities.set(req, admitted.identity);
-      if (isRestPath(admitted.url.pathname)) void handleRest({ ...rest, identity: admitted.identity }, req, res, admitted.url);
+      if (admitted.url.pathname === '/metrics') void serveMetrics(metrics, logger, req, res);
+      else if (isRestPath(admitted.url.pathname)) void handleRest({ ...rest, identity: admitted.identity }, req, res, admitted.url);
       else void yoga(req, res, { req });
     },
     async close() {

@@ -11,11 +11,18 @@ export interface Logger {
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
-/** Writes lines at or above `level` to `write` (stderr by default). */
+/**
+ * Credentials as they appear in HTTP: `Authorization: Bearer …` and `?access_token=…`. Nothing
+ * logs them on purpose (the request log drops query strings, no header is logged); this is the
+ * net under that, for an error message that quotes a URL or a header.
+ */
+const CREDENTIALS = /\b(bearer\s+|access_token=)[^\s"&\\]+/gi;
+
+/** Writes lines at or above `level` to `write` (stderr by default), with credentials redacted. */
 export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l), base: Record<string, unknown> = {}): Logger {
   const at = (lvl: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < LEVELS[level]) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields }) + '\n');
+    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields }).replace(CREDENTIALS, '$1[redacted]') + '\n');
   };
   return {
     debug: at('debug'),

@@ -3,6 +3,7 @@ import { authenticate, UnauthenticatedError } from '../auth/authenticate.js';
 import type { Identity } from '../auth/identity.js';
 import type { TokenSet } from '../auth/tokens.js';
 import { ApiError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { meta, requestIdOf } from '../rest/http.js';
 
 /** What the gate checks before a request reaches GraphQL or the REST shims. */
@@ -12,6 +13,8 @@ export interface GateOptions {
   /** Origins allowed by CORS ("*" for any); empty: CORS off. */
   corsOrigins: readonly string[];
   maxBodyBytes: number;
+  /** Gets one `info` line per request when its response closes; none when absent. */
+  logger?: Logger;
 }
 
 /** A request that passed the gate. */
@@ -39,6 +42,11 @@ export function isSseRoute(req: IncomingMessage, url: URL): boolean {
 export function admit(o: GateOptions, req: IncomingMessage, res: ServerResponse): Admitted | undefined {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const requestId = requestIdOf(req);
+  // One id per request: the REST router reads the header again, and every answer carries it.
+  req.headers['x-request-id'] = requestId;
+  res.setHeader('x-request-id', requestId);
+  let caller: string | null = null;
+  if (o.logger) logWhenClosed(o.logger, req, res, requestId, url.pathname, () => caller);
   const rest = !url.pathname.startsWith('/graphql');
   const fail = (status: number, code: ErrorCode | 'UNSUPPORTED_MEDIA_TYPE' | 'LENGTH_REQUIRED', message: string, headers: Record<string, string> = {}): undefined => {
     const body = rest ? { error: { code, message }, meta: meta(requestId) } : { errors: [{ message, extensions: { code } }] };
@@ -60,7 +68,10 @@ export function admit(o: GateOptions, req: IncomingMessage, res: ServerResponse)
       return undefined;
     }
   }
-  if (OPEN_PATHS.has(url.pathname)) return { identity: { name: 'anonymous', role: 'viewer', projects: null, kinds: null, git: { forbidForcePush: true, subcommands: null } }, requestId, url };
+  if (OPEN_PATHS.has(url.pathname)) {
+    caller = 'anonymous';
+    return { identity: { name: 'anonymous', role: 'viewer', projects: null, kinds: null, git: { forbidForcePush: true, subcommands: null } }, requestId, url };
+  }
 
   if (req.method === 'POST') {
     const type = String(req.headers['content-type'] ?? '');
@@ -72,10 +83,25 @@ export function admit(o: GateOptions, req: IncomingMessage, res: ServerResponse)
   try {
     const header = req.headers.authorization;
     const identity = authenticate(o.tokens, { authorization: header, accessToken: isSseRoute(req, url) ? (url.searchParams.get('access_token') ?? undefined) : undefined });
+    caller = identity.name;
     return { identity, requestId, url };
   } catch (err) {
     if (err instanceof UnauthenticatedError) return fail(401, 'UNAUTHENTICATED', err.message, { 'www-authenticate': 'Bearer realm="rdev-api"' });
     if (err instanceof ApiError) return fail(400, err.code, err.message);
     throw err;
   }
+}
+
+/**
+ * Logs one `info` line when the response closes: method, path, status, duration, request id and
+ * caller (null when the gate refused to say who). The path goes without its query string, so that
+ * `?access_token=` never reaches the log; no header is logged. `aborted` marks a response that the
+ * client left before it ended (an SSE stream it closed, most often).
+ */
+function logWhenClosed(logger: Logger, req: IncomingMessage, res: ServerResponse, requestId: string, path: string, caller: () => string | null): void {
+  const started = performance.now();
+  res.once('close', () => {
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    logger.info('request', { requestId, method: req.method, path, status: res.statusCode, durationMs, caller: caller(), ...(res.writableFinished ? {} : { aborted: true }) });
+  });
 }
