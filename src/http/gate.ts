@@ -24,7 +24,8 @@ export interface Admitted {
   url: URL;
 }
 
-const OPEN_PATHS = new Set(['/health', '/ready', '/metrics']);
+// DESIGN: with tokens, everything but liveness and readiness needs one (/metrics too: a scraper sends a Bearer token).
+const OPEN_PATHS = new Set(['/health', '/ready']);
 const JSON_TYPES = /^application\/(json|graphql-response\+json|graphql\+json)\s*(;|$)/i;
 
 /** True for the routes a browser EventSource opens, which may carry `?access_token=`. */
@@ -37,7 +38,7 @@ export function isSseRoute(req: IncomingMessage, url: URL): boolean {
 /**
  * Answers CORS preflights, refuses cross-site-capable bodies (CSRF: a POST must be JSON, which a
  * form cannot send without a preflight), oversized bodies (413) and missing or wrong tokens (401);
- * otherwise returns who is asking. `/health`, `/ready` and `/metrics` stay open.
+ * otherwise returns who is asking. `/health` and `/ready` stay open.
  */
 export function admit(o: GateOptions, req: IncomingMessage, res: ServerResponse): Admitted | undefined {
   const url = new URL(req.url ?? '/', 'http://localhost');

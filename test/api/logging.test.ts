@@ -78,8 +78,9 @@ describe('structured logs', () => {
       // Not an SSE route: the query token is not accepted, and still not logged.
       (await fetch(`${url}/projects?access_token=${VIEWER}`)).status,
       (await fetch(`${url}/metrics?access_token=${OPERATOR}`)).status,
+      (await fetch(`${url}/metrics`, { headers: bearer(VIEWER) })).status,
     ];
-    expect(statuses).toEqual([200, 401, 401, 200]);
+    expect(statuses).toEqual([200, 401, 401, 401, 200]);
     const frames: string[] = [];
     for await (const frame of readSse(`${url}/projects/alpha/events?stream_id=${runShell.id}&access_token=${VIEWER}`)) frames.push(frame.event);
     expect(frames.filter((e) => e !== ':')).toEqual(['output', 'complete']);
@@ -97,7 +98,8 @@ describe('structured logs', () => {
       'GET /projects 200 viewer',
       'GET /projects/alpha 401 null',
       'GET /projects 401 null',
-      'GET /metrics 200 anonymous',
+      'GET /metrics 401 null',
+      'GET /metrics 200 viewer',
       'GET /projects/alpha/events 200 viewer',
       'POST /graphql/stream 200 operator',
     ];

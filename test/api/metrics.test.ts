@@ -37,10 +37,11 @@ afterEach(async () => {
 });
 
 describe('/metrics', () => {
-  it('answers Prometheus text with every rdev metric and the process metrics, without a token', async () => {
+  it('answers Prometheus text with every rdev metric and the process metrics, to any token and to no one else', async () => {
     await t.close();
     t = await startTestApp({ tokensYaml: 'tokens:\n  - { name: ops, token: "ops-token-0123456789abcdef", role: viewer }\n' });
-    const res = await fetch(`${t.url}/metrics`);
+    expect((await fetch(`${t.url}/metrics`)).status).toBe(401);
+    const res = await fetch(`${t.url}/metrics`, { headers: { authorization: 'Bearer ops-token-0123456789abcdef' } });
     const text = await res.text();
     expect({ status: res.status, type: res.headers.get('content-type') }).toEqual({ status: 200, type: 'text/plain; version=0.0.4; charset=utf-8' });
     const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => `${name} ${type}`);
