@@ -1,0 +1,229 @@
+// The whole app on RDEV_BACKEND=kube against the Kubernetes API test server, through faults of
+// the cluster: the API server restarts under the registry's watch (and under a running command),
+// an exec connection is cut mid-run, a pod is deleted mid-run. Commands end LOST with the reason
+// (never hang, never SUCCEEDED), the registry catches up with what changed while it was blind,
+// and a prober shows that the app answered `/health` and queries all along.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { startKubeApiServer, type KubeApiServer } from '../support/kube-api/index.js';
+import { COMMAND_FIELDS, gqlData, runShell, waitFinal } from '../api/client.js';
+import { pollUntil } from './server-process.js';
+
+const NS = 'rdev';
+const LABEL = 'rdev.io/project';
+
+let kube: KubeApiServer;
+let app: App;
+let http: Server;
+let url: string;
+let dataDir: string;
+let prober: Prober;
+
+/** One failed probe: what was asked, what came back, when (ms since the prober started). */
+interface ProbeFailure {
+  probe: string;
+  got: string;
+  atMs: number;
+}
+
+/** Asks `/health` and a GraphQL query every ~50 ms and records every answer that is not a success. */
+interface Prober {
+  count: number;
+  failures: ProbeFailure[];
+  stop(): Promise<void>;
+}
+
+function startProber(base: string): Prober {
+  const started = Date.now();
+  const state: Prober = { count: 0, failures: [], stop: async () => {} };
+  let running = true;
+  const ask = async (probe: string, fn: () => Promise<string | null>): Promise<void> => {
+    try {
+      const failure = await fn();
+      if (failure) state.failures.push({ probe, got: failure, atMs: Date.now() - started });
+    } catch (err) {
+      state.failures.push({ probe, got: String(err), atMs: Date.now() - started });
+    }
+  };
+  const loop = (async () => {
+    while (running) {
+      await Promise.all([
+        ask('/health', async () => {
+          const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) });
+          return res.status === 200 ? null : `HTTP ${res.status}`;
+        }),
+        ask('query', async () => {
+          const res = await fetch(`${base}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query: '{ projects { id status } commands(first: 5) { edges { node { id status } } } }' }),
+            signal: AbortSignal.timeout(2000),
+          });
+          const body = (await res.json()) as { data?: unknown; errors?: unknown };
+          return res.status === 200 && body.data && !body.errors ? null : `HTTP ${res.status} ${JSON.stringify(body)}`;
+        }),
+      ]);
+      state.count++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  state.stop = async () => {
+    running = false;
+    await loop;
+  };
+  return state;
+}
+
+/** Runs `body` and checks that the prober saw only successes meanwhile (and did probe). */
+async function answeringThroughout(body: () => Promise<void>): Promise<void> {
+  const count = prober.count;
+  const failures = prober.failures.length;
+  await body();
+  await pollUntil('one more probe round', () => prober.count, (n) => n > count + 1, 5000);
+  expect(prober.failures.slice(failures)).toEqual([]);
+}
+
+async function ready(): Promise<number> {
+  return (await fetch(`${url}/ready`)).status;
+}
+
+async function project(id: string): Promise<{ id: string; status: string; pod: string | null } | null> {
+  return (await gqlData<{ project: { id: string; status: string; pod: string | null } | null }>(url, 'query($id: ID!) { project(id: $id) { id status pod } }', { id })).project;
+}
+
+async function command(id: string): Promise<Record<string, any>> {
+  return (await gqlData<{ command: Record<string, any> }>(url, `query($id: ID!) { command(id: $id) { ${COMMAND_FIELDS} output { text } } }`, { id })).command;
+}
+
+/** Adds a pod for project `id` and waits until the app can run commands in it. */
+async function addProject(id: string): Promise<string> {
+  const name = `claudebox-${id}-0`;
+  kube.addPod({ name, namespace: NS, labels: { [LABEL]: id } });
+  await pollUntil(`project ${id} to be READY`, () => project(id), (p) => p?.status === 'READY', 10_000);
+  return name;
+}
+
+/** Starts a command that prints "started" and then waits, and resolves once it has printed. */
+async function startLongCommand(projectId: string, marker: string): Promise<string> {
+  const id = await runShell(url, projectId, `sleep ${marker} & echo started; wait`);
+  await pollUntil(`${id} to print`, () => command(id), (c) => c.output.some((o: { text: string }) => o.text.includes('started')), 10_000);
+  return id;
+}
+
+beforeAll(async () => {
+  kube = await startKubeApiServer();
+  kube.addPod({ name: 'claudebox-alpha-0', namespace: NS, labels: { [LABEL]: 'alpha' } });
+  dataDir = mkdtempSync(path.join(tmpdir(), 'rdev-faults-'));
+  app = createApp(
+    loadConfig({
+      PORT: '0',
+      RDEV_BACKEND: 'kube',
+      KUBECONFIG: kube.kubeconfigPath,
+      RDEV_DATA_DIR: dataDir,
+      RDEV_LOG_LEVEL: 'silent',
+      RDEV_SHUTDOWN_GRACE_SECONDS: '0',
+      ...(kube.workspaceMounted ? {} : { RDEV_WORKSPACE: '/' }),
+    }),
+  );
+  http = createServer((req, res) => app.handle(req, res));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  await pollUntil('/ready', ready, (s) => s === 200, 10_000);
+  prober = startProber(url);
+});
+
+afterAll(async () => {
+  await prober?.stop();
+  await app?.close();
+  http?.closeAllConnections();
+  await new Promise((r) => http?.close(r));
+  await kube?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the kube backend through cluster faults', () => {
+  it('re-lists and re-watches after the API server restarts: a pod added while it was down shows up, /ready is 200 again', async () => {
+    await answeringThroughout(async () => {
+      await kube.stopListening();
+      const down = await pollUntil('/ready to report the API server gone', ready, (s) => s === 503, 10_000);
+      expect(down).toBe(503);
+      // Changes made while the app cannot see them.
+      kube.addPod({ name: 'claudebox-late-0', namespace: NS, labels: { [LABEL]: 'late' } });
+      kube.setReady(NS, 'claudebox-alpha-0', false, 'ContainersNotReady');
+      expect(await project('late')).toBeNull();
+      await kube.listenAgain();
+      await pollUntil('/ready to be 200', ready, (s) => s === 200, 15_000);
+      await pollUntil('the late pod to be a project', () => project('late'), (p) => p?.status === 'READY', 10_000);
+      expect(await project('alpha')).toEqual({ id: 'alpha', status: 'NOT_READY', pod: 'claudebox-alpha-0' });
+      kube.setReady(NS, 'claudebox-alpha-0', true);
+      await pollUntil('alpha to be READY again', () => project('alpha'), (p) => p?.status === 'READY', 10_000);
+      // The watch is live again: a change made now arrives without another restart.
+      kube.setPhase(NS, 'claudebox-late-0', 'Pending');
+      await pollUntil('the watch to carry a new change', () => project('late'), (p) => p?.status === 'STARTING', 10_000);
+      kube.setPhase(NS, 'claudebox-late-0', 'Running');
+      await pollUntil('late to be READY again', () => project('late'), (p) => p?.status === 'READY', 10_000);
+      const id = await runShell(url, 'late', 'echo "after the restart"');
+      expect(await waitFinal(url, id)).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
+    });
+  });
+
+  it('a cut exec connection ends the command LOST within seconds, and its processes in the pod are stopped', async () => {
+    await answeringThroughout(async () => {
+      const pod = await addProject('cut');
+      const id = await startLongCommand('cut', '301.25');
+      const cutAt = Date.now();
+      kube.cutExecConnections(NS, pod);
+      const final = await waitFinal(url, id, 10_000);
+      const tookMs = Date.now() - cutAt;
+      expect(final).toMatchObject({ status: 'LOST', exitCode: null, error: 'the connection to the pod closed without an exit status (WebSocket close code 1006)' });
+      expect(tookMs).toBeLessThan(5000);
+      // The process outlives its socket, as in a real pod: the executor stops it with a second exec.
+      await pollUntil('the orphaned processes to be stopped', () => kube.livePids(NS, pod), (pids) => pids.length === 0, 10_000);
+      console.log(`faults: exec cut → LOST after ${tookMs} ms`);
+    });
+  });
+
+  it('a pod deleted mid-run ends the command LOST with a reason naming the pod, within seconds', async () => {
+    await answeringThroughout(async () => {
+      const pod = await addProject('doomed');
+      const id = await startLongCommand('doomed', '301.5');
+      const deletedAt = Date.now();
+      await kube.deletePod(NS, pod);
+      const final = await waitFinal(url, id, 10_000);
+      const tookMs = Date.now() - deletedAt;
+      expect(final).toMatchObject({ status: 'LOST', exitCode: null, error: `pod ${pod} was deleted` });
+      expect(tookMs).toBeLessThan(5000);
+      await pollUntil('the project to be gone', () => project('doomed'), (p) => p === null, 10_000);
+      console.log(`faults: pod deleted → LOST after ${tookMs} ms`);
+    });
+  });
+
+  it('a command running while the API server restarts ends LOST within seconds, and commands run again once it is back', async () => {
+    await answeringThroughout(async () => {
+      await addProject('bystander');
+      const id = await startLongCommand('bystander', '301.75');
+      const stoppedAt = Date.now();
+      await kube.stopListening(); // cuts the exec socket and the watch
+      const final = await waitFinal(url, id, 10_000);
+      const tookMs = Date.now() - stoppedAt;
+      expect(final).toMatchObject({ status: 'LOST', exitCode: null, error: 'the connection to the pod closed without an exit status (WebSocket close code 1006)' });
+      expect(tookMs).toBeLessThan(5000);
+      await kube.listenAgain();
+      await pollUntil('/ready to be 200', ready, (s) => s === 200, 15_000);
+      const next = await runShell(url, 'bystander', 'echo back');
+      expect(await waitFinal(url, next)).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
+    });
+  });
+
+  it('answered /health and queries all through the faults', () => {
+    console.log(`faults: ${prober.count} probe rounds (/health + a query each), ${prober.failures.length} failures`);
+    expect(prober.failures).toEqual([]);
+    expect(prober.count).toBeGreaterThanOrEqual(2 * 4); // at least two rounds in each of the four faults
+  });
+});
