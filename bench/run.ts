@@ -1,13 +1,14 @@
+import { durabilityThroughput } from './durability-throughput.js';
 import { streamThroughput } from './stream-throughput.js';
 
-/** `npm run bench`: each benchmark prints absolute numbers and ratios against its anchor, measured in the same run. */
-async function main(): Promise<void> {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function stream(): Promise<void> {
   const lines = Number(process.env.BENCH_LINES ?? 200_000);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   console.log(`stream throughput: a ${lines}-line command (median of ${rounds} rounds)`);
   const runs = [];
   for (let i = 0; i < rounds; i++) runs.push(await streamThroughput(lines));
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const anchor = median(runs.map((r) => r[0]!.ms));
   for (let k = 0; k < runs[0]!.length; k++) {
     const ms = median(runs.map((r) => r[k]!.ms));
@@ -16,6 +17,34 @@ async function main(): Promise<void> {
   }
   const rss = process.memoryUsage().rss / 1024 / 1024;
   console.log(`  peak-ish RSS of the bench process after the runs: ${rss.toFixed(0)} MiB`);
+}
+
+async function durability(): Promise<void> {
+  const lines = Number(process.env.BENCH_DURABILITY_LINES ?? 1_000_000);
+  const rounds = Number(process.env.BENCH_DURABILITY_ROUNDS ?? 5);
+  console.log(`durability throughput: a ${lines}-line command, mutation → CommandCompleted on a graphql-sse subscriber, server process per run (median of ${rounds} rounds each)`);
+  const runs = await durabilityThroughput(lines, rounds);
+  const of = (store: string) => runs.filter((r) => r.store === store);
+  const anchor = median(of('memory').map((r) => r.ms));
+  for (const [store, name] of [
+    ['memory', 'anchor: RDEV_STORE=memory (in-memory log)'],
+    ['sqlite', 'RDEV_STORE=sqlite (history persisted)'],
+  ] as const) {
+    const mine = of(store);
+    const ms = median(mine.map((r) => r.ms));
+    console.log(
+      `  ${name.padEnd(48)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / anchor).toFixed(2).padStart(6)}x anchor  ${((lines / ms) * 1000).toFixed(0)} lines/s  ` +
+        `server CPU ${median(mine.map((r) => r.serverCpuMs)).toFixed(0)} ms  ${mine[0]!.events} output events  (runs: ${mine.map((r) => r.ms.toFixed(0)).join(', ')} ms)`,
+    );
+  }
+}
+
+/** `npm run bench [-- stream|durability …]`: each benchmark prints absolute numbers and ratios against its anchor, measured in the same run. */
+async function main(): Promise<void> {
+  const benches: Record<string, () => Promise<void>> = { stream, durability };
+  const chosen = process.argv.slice(2);
+  for (const name of chosen) if (!benches[name]) throw new Error(`unknown benchmark ${name}; choose from ${Object.keys(benches).join(', ')}`);
+  for (const [name, run] of Object.entries(benches)) if (chosen.length === 0 || chosen.includes(name)) await run();
 }
 
 await main();
