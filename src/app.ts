@@ -83,7 +83,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     subscriptionsPerCaller: config.maxSubscriptionsPerToken,
   });
   const gate: GateOptions = { tokens, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes, logger };
-  const identities = new WeakMap<IncomingMessage, Identity>();
+  /** Per GraphQL request: who asks, and a signal that aborts when its response closes or the server shuts down. */
+  const requests = new WeakMap<IncomingMessage, { identity: Identity; signal: AbortSignal }>();
   const unwatch = registry.onChange((project) => projectEvents.publish({ type: 'project-status', projectId: project.id, project }));
   const shutdown = new AbortController();
 
@@ -100,8 +101,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       logger,
       guard,
       audit,
-      identity: identities.get(req) ?? ANONYMOUS_ADMIN,
-      signal: AbortSignal.any([request.signal, shutdown.signal]),
+      identity: requests.get(req)?.identity ?? ANONYMOUS_ADMIN,
+      signal: requests.get(req)?.signal ?? request.signal,
     }),
     plugins: [
       useSubscriptionMetrics(() => metrics.subscriptionOpened()),
@@ -137,10 +138,12 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     handle(req, res) {
       const admitted = admit(gate, req, res);
       if (!admitted) return;
-      identities.set(req, admitted.identity);
       if (admitted.url.pathname === '/metrics') void serveMetrics(metrics, logger, req, res);
       else if (isRestPath(admitted.url.pathname)) void handleRest({ ...rest, identity: admitted.identity }, req, res, admitted.url);
-      else void yoga(req, res, { req });
+      else {
+        requests.set(req, { identity: admitted.identity, signal: requestSignal(res, shutdown.signal) });
+        void yoga(req, res, { req });
+      }
     },
     async close() {
       await runs.shutdown(config.shutdownGraceSeconds * 1000);
@@ -163,4 +166,22 @@ function loadTokensOf(config: Readonly<Config>): TokenSet | null {
   } catch (err) {
     throw new Error(`RDEV_TOKENS_FILE=${config.tokensFile}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * A signal that aborts when the client leaves before `res` is finished, or when `shutdown` aborts.
+ * A response that finishes normally aborts nothing (graphql-sse's single-connection mode answers
+ * the operation's POST with 202 while the operation goes on). Unlike AbortSignal.any on Node 20,
+ * it leaves nothing behind on the long-lived shutdown signal.
+ */
+function requestSignal(res: ServerResponse, shutdown: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  if (shutdown.aborted) controller.abort();
+  const onShutdown = (): void => controller.abort();
+  shutdown.addEventListener('abort', onShutdown, { once: true });
+  res.once('close', () => {
+    shutdown.removeEventListener('abort', onShutdown);
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
