@@ -115,8 +115,8 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     });
   };
 
-  /** A short exec that never throws (the kills); resolves with its stdout once it ended or timed out. */
-  const control = async (pod: string, argv: string[]): Promise<string> => {
+  /** A short exec (the kills); resolves with its stdout once it ended or timed out, undefined if it could not run. */
+  const control = async (pod: string, argv: string[]): Promise<string | undefined> => {
     const out: Buffer[] = [];
     const sink = (keep: boolean) =>
       new Writable({
@@ -130,16 +130,34 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
       if (!(await within(closeOf(socket), controlTimeoutMs))) socket.terminate();
     } catch (err) {
       o.logger?.warn('control exec failed', { pod, argv0: argv[0], err: messageOf(err) });
+      return undefined;
     }
     return Buffer.concat(out).toString();
   };
 
-  /** SIGTERM to the group, SIGKILL once `ended` settles or after the grace, pid file removed. */
-  const stopGroup = async (pod: string, pidFile: string, ended: Promise<unknown>): Promise<void> => {
-    const pgid = parsePgid(await control(pod, termArgv(pidFile)));
-    if (pgid === undefined) return; // no pid file: the command had ended, or never started
+  /** SIGTERM to the group, SIGKILL once `ended` settles or after the grace, pid file removed; false if the pod could not be reached. */
+  const stopGroup = async (pod: string, pidFile: string, ended: Promise<unknown>): Promise<boolean> => {
+    const out = await control(pod, termArgv(pidFile));
+    if (out === undefined) return false;
+    const pgid = parsePgid(out);
+    if (pgid === undefined) return true; // no pid file: the command had ended, or never started
     await within(ended, killGraceMs);
-    await control(pod, killArgv(pgid, pidFile));
+    return (await control(pod, killArgv(pgid, pidFile))) !== undefined;
+  };
+
+  /**
+   * Stops the process group of a command whose connection was lost. The API server may be the
+   * thing that went away, so the kill is retried (1 s, 2 s, 4 s … 30 s apart, for 10 minutes)
+   * until an exec reaches the pod again; otherwise the process would run on, unseen and untimed.
+   */
+  const reapOrphan = async (pod: string, pidFile: string): Promise<void> => {
+    const deadline = Date.now() + 10 * 60_000;
+    for (let delay = 1000; !closed && Date.now() < deadline; delay = Math.min(delay * 2, 30_000)) {
+      // Nothing tells when it ends after SIGTERM: SIGKILL what is left after the whole grace.
+      if (await stopGroup(pod, pidFile, new Promise((r) => setTimeout(r, killGraceMs)))) return;
+      await new Promise((r) => setTimeout(r, delay).unref());
+    }
+    o.logger?.error('could not stop a lost command in its pod', { pod, pidFile });
   };
 
   /** Asks the API whether the pod was deleted (a SIGKILL exit may be the pod's death). */
@@ -208,7 +226,9 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
       });
       let stopping: Promise<void> | undefined;
       const onAbort = (): void => {
-        stopping ??= stopGroup(pod, pidFile, ended).finally(() => within(ended, controlTimeoutMs).then(() => open.terminate()));
+        stopping ??= stopGroup(pod, pidFile, ended)
+          .then(() => undefined)
+          .finally(() => within(ended, controlTimeoutMs).then(() => open.terminate()));
       };
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
@@ -224,9 +244,8 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
       const ending = execOutcome({ aborted: stopping !== undefined, podGone, status, closeCode, error });
       if (ending.type === 'failed') throw new Error(ending.reason);
       if (ending.type === 'lost' && !podGone) {
-        // The process outlives its socket; nobody can see it any more, so stop it (best effort).
-        // Nothing tells when it ends after SIGTERM: SIGKILL what is left after the whole grace.
-        const cleanup = stopGroup(pod, pidFile, new Promise((r) => setTimeout(r, killGraceMs))).catch(() => undefined);
+        // The process outlives its socket; nobody can see it any more, so stop it.
+        const cleanup = reapOrphan(pod, pidFile).catch(() => undefined);
         cleanups.add(cleanup);
         void cleanup.finally(() => cleanups.delete(cleanup));
       }

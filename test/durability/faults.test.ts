@@ -204,7 +204,7 @@ describe('the kube backend through cluster faults', () => {
     });
   });
 
-  it('a command running while the API server restarts ends LOST within seconds, and commands run again once it is back', async () => {
+  it('a command running while the API server restarts ends LOST within seconds, its processes are stopped once the pod is reachable, and commands run again', async () => {
     await answeringThroughout(async () => {
       await addProject('bystander');
       const id = await startLongCommand('bystander', '301.75');
@@ -218,6 +218,8 @@ describe('the kube backend through cluster faults', () => {
       await pollUntil('/ready to be 200', ready, (s) => s === 200, 15_000);
       const next = await runShell(url, 'bystander', 'echo back');
       expect(await waitFinal(url, next)).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
+      // The executor retries the kill until the API server answers again (1 s, 2 s, 4 s … apart).
+      await pollUntil('the lost command to be stopped in its pod', () => kube.livePids(NS, 'claudebox-bystander-0'), (pids) => pids.length === 0, 15_000);
     });
   });
 
