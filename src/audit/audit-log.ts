@@ -33,8 +33,8 @@ export interface AuditLog {
   list(options: { before?: number; limit: number }): AuditEntry[];
 }
 
-/** An audit log appending to `file` (one JSON object per line); keeps the newest `keep` entries in memory. */
-export function createAuditLog(file: string, keep = 10_000): AuditLog {
+/** An audit log appending to `file` (one JSON object per line, all of it); keeps the newest `keep` entries in memory for `auditLog`. */
+export function createAuditLog(file: string, keep = 2_000): AuditLog {
   mkdirSync(path.dirname(file), { recursive: true });
   const recent: AuditEntry[] = [];
   const byCommand = new Map<string, AuditEntry>();

@@ -46,12 +46,18 @@ export interface StartServerOptions {
    * @default 30000
    */
   startTimeoutMs?: number;
+  /**
+   * Runs this compiled entry (`node <path>`) instead of `src/server.ts` through tsx: a smaller
+   * process, whose children fork faster (fork copies the parent's page tables).
+   */
+  compiledEntry?: string;
 }
 
 /** Starts `node --import tsx src/server.ts`; resolves once it logged the port it listens on. */
 export async function startServer(options: StartServerOptions): Promise<ServerProcess> {
   const inspectArgs = options.inspect ? ['--inspect=127.0.0.1:0'] : [];
-  const child = spawn(process.execPath, [...inspectArgs, '--import', 'tsx', 'src/server.ts'], {
+  const entry = options.compiledEntry ? [options.compiledEntry] : ['--import', 'tsx', 'src/server.ts'];
+  const child = spawn(process.execPath, [...inspectArgs, ...entry], {
     cwd: root,
     env: { ...process.env, PORT: '0', RDEV_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
