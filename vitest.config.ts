@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Two test files at a time on this 2-core machine: many tests wait on processes and sockets.
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     reporters: ['default', './test/summary-reporter.ts'],
     // One API suite, two backends: test/api runs again against the kube backend, through the
     // Kubernetes API test server (test/support/kube-api), not as a copy.
