@@ -55,7 +55,7 @@ export interface App {
 export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const tokens = loadTokensOf(config);
-  const audit = createAuditLog(path.join(config.dataDir, 'audit.log'));
+  const audit = createAuditLog(path.join(config.dataDir, 'audit.log'), config.auditMemoryEntries);
   const { registry, executor } = createBackend(config, logger, deps);
   const projectEvents = createProjectEvents();
   const history = openHistory(config, logger, deps);

@@ -37,6 +37,8 @@ export interface Config {
   gitSubcommands: string[];
   heartbeatSeconds: number;
   shutdownGraceSeconds: number;
+  /** How many recent audit entries the `auditLog` query can read from memory (the file keeps all). */
+  auditMemoryEntries: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   insecure: boolean;
 }
@@ -93,6 +95,7 @@ const env = z.object({
     .optional(),
   RDEV_HEARTBEAT_SECONDS: int(1, 3600).default(15),
   RDEV_SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(10),
+  RDEV_AUDIT_MEMORY_ENTRIES: int(0, 1_000_000).default(2000),
   RDEV_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   RDEV_INSECURE: flag.default(false),
 });
@@ -165,6 +168,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     gitSubcommands: e.RDEV_GIT_SUBCOMMANDS ?? [...DEFAULT_GIT_SUBCOMMANDS],
     heartbeatSeconds: e.RDEV_HEARTBEAT_SECONDS,
     shutdownGraceSeconds: e.RDEV_SHUTDOWN_GRACE_SECONDS,
+    auditMemoryEntries: e.RDEV_AUDIT_MEMORY_ENTRIES,
     logLevel: e.RDEV_LOG_LEVEL,
     insecure: e.RDEV_INSECURE,
   });

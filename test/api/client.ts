@@ -34,7 +34,7 @@ export async function runShell(url: string, projectId: string, command: string, 
 export const COMMAND_FIELDS = `id kind argv status exitCode error createdAt startedAt finishedAt durationMs project { id }`;
 
 /** Polls `command(id)` until it is final; returns it. */
-export async function waitFinal(url: string, id: string, timeoutMs = 20_000): Promise<Record<string, any>> {
+export async function waitFinal(url: string, id: string, timeoutMs = 60_000): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { command } = await gqlData<{ command: Record<string, any> }>(url, `query($id: ID!) { command(id: $id) { ${COMMAND_FIELDS} } }`, { id });
@@ -45,7 +45,7 @@ export async function waitFinal(url: string, id: string, timeoutMs = 20_000): Pr
 }
 
 /** Polls `predicate` until it is true. */
-export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -58,7 +58,7 @@ async function graphql<T>(query: string, variables: Record<string, unknown> = {}
 }
 
 /** Polls an async probe until it holds (the app answers over HTTP, so `until` cannot be used directly). */
-async function eventually<T>(what: string, probe: () => Promise<T>, holds: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+async function eventually<T>(what: string, probe: () => Promise<T>, holds: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
   let last: T | undefined;
   let pending = false;
   await until(

@@ -268,7 +268,7 @@ function recorder<T>() {
       items.push(item);
       for (const check of checks) check();
     },
-    waitFor(predicate: (items: T[]) => boolean, timeoutMs = 5_000): Promise<void> {
+    waitFor(predicate: (items: T[]) => boolean, timeoutMs = 30_000): Promise<void> {
       if (predicate(items)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -288,7 +288,7 @@ function recorder<T>() {
 }
 
 /** Polls a condition that no event announces, until a deadline. */
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met before the deadline');

@@ -1,7 +1,7 @@
 /** Waiting in tests without fixed sleeps: poll a condition, or record events, until a deadline. */
 
 /** Polls `condition` every 10 ms until it holds; throws with `what` (and the last value seen) at the deadline. */
-export async function until<T>(what: string, probe: () => T, holds: (value: T) => boolean = Boolean, timeoutMs = 5000): Promise<T> {
+export async function until<T>(what: string, probe: () => T, holds: (value: T) => boolean = Boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
@@ -21,7 +21,7 @@ export function recorder<T>() {
       items.push(item);
       for (const check of [...checks]) check();
     },
-    waitFor(what: string, predicate: (items: T[]) => boolean, timeoutMs = 5000): Promise<T[]> {
+    waitFor(what: string, predicate: (items: T[]) => boolean, timeoutMs = 30_000): Promise<T[]> {
       if (predicate(items)) return Promise.resolve(items);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {

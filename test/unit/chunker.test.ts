@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { OutputChunker, splitAtLastNewline, splitAtLines, type OutputChunk } from '../../src/runs/chunker.js';
 
 function collector(options: { coalesceMs?: number; partialLineMs?: number; maxChunkChars?: number } = {}) {
@@ -28,7 +28,7 @@ describe('OutputChunker', () => {
   it('coalesces many short lines into one chunk', async () => {
     const { chunker, batches } = collector({ coalesceMs: 20 });
     for (let i = 0; i < 1000; i++) chunker.write('STDOUT', Buffer.from(`line ${i}\n`));
-    await new Promise((r) => setTimeout(r, 60));
+    await vi.waitFor(() => expect(batches.length).toBeGreaterThan(0), { timeout: 10_000 });
     expect(batches).toHaveLength(1);
     expect(batches[0]).toHaveLength(1);
     expect(batches[0]![0]!.text.split('\n')).toHaveLength(1001);
@@ -37,25 +37,24 @@ describe('OutputChunker', () => {
   it('emits a slow trickle within the coalescing window', async () => {
     const { chunker, all } = collector({ coalesceMs: 5 });
     chunker.write('STDOUT', Buffer.from('first\n'));
-    await new Promise((r) => setTimeout(r, 40));
-    expect(all()).toEqual([{ stream: 'STDOUT', text: 'first\n' }]);
+    await vi.waitFor(() => expect(all()).toEqual([{ stream: 'STDOUT', text: 'first\n' }]), { timeout: 10_000 });
   });
 
   it('holds an unterminated line until its newline arrives', async () => {
     const { chunker, all } = collector({ coalesceMs: 5, partialLineMs: 1000 });
     chunker.write('STDOUT', Buffer.from('hel'));
+    // Several coalescing windows pass (a held line would have been emitted by now)...
     await new Promise((r) => setTimeout(r, 30));
     expect(all()).toEqual([]);
+    // ...and the line goes out once its newline arrives, without the unterminated rest.
     chunker.write('STDOUT', Buffer.from('lo\nwor'));
-    await new Promise((r) => setTimeout(r, 30));
-    expect(all()).toEqual([{ stream: 'STDOUT', text: 'hello\n' }]);
+    await vi.waitFor(() => expect(all()).toEqual([{ stream: 'STDOUT', text: 'hello\n' }]), { timeout: 10_000 });
   });
 
   it('emits an unterminated line that waited longer than partialLineMs', async () => {
     const { chunker, all } = collector({ coalesceMs: 5, partialLineMs: 30 });
     chunker.write('STDOUT', Buffer.from('Password: '));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(all()).toEqual([{ stream: 'STDOUT', text: 'Password: ' }]);
+    await vi.waitFor(() => expect(all()).toEqual([{ stream: 'STDOUT', text: 'Password: ' }]), { timeout: 10_000 });
   });
 
   it('keeps the order of stdout and stderr as they arrived', () => {
