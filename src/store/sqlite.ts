@@ -38,7 +38,7 @@ export interface SqliteStoreOptions {
   maxBatchBytes?: number;
   /** Where failed or slow batch writes are reported. */
   logger?: Logger;
-  /** Called after each committed batch (metrics, tests). */
+  /** Called after each committed batch (metrics, tests), after the log's followers and `onDurable` listeners were told. */
   onFlush?: (stats: FlushStats) => void;
 }
 
@@ -59,7 +59,7 @@ export interface SqliteStore {
   prunedInfo(id: string): PrunedInfo | undefined;
   /** Writes everything appended or changed so far; throws if the write fails. */
   flush(): void;
-  /** Writes what is pending, ends waiting followers and closes the file. */
+  /** Writes what is pending (waiting followers get what this commits), ends waiting followers and closes the file. */
   close(): void;
 }
 
@@ -67,7 +67,8 @@ export interface SqliteStore {
  * Opens the store in `options.file`: WAL, `synchronous = NORMAL`, prepared statements, and batched
  * writes. `log.append` numbers events in memory and returns at once; a batch is written in one
  * transaction every `flushMs`, when it is full, and at once when a command completes (its final
- * record and its `completed` event commit together). Reads see unwritten events.
+ * record and its `completed` event commit together). Reads and followers see an event only once
+ * its batch has committed (see {@link EventLog}): at most `flushMs` after its append.
  */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const db = openDatabase(options.file);
@@ -76,9 +77,13 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     maxBatch: options.maxBatch ?? 10_000,
     maxBatchBytes: options.maxBatchBytes ?? 8 * 1024 * 1024,
     logger: options.logger,
-    onFlush: options.onFlush,
+    onFlush: (stats) => {
+      // Readers see a batch once it has committed (the queue calls this only after a flush, when `log` exists).
+      log.committed(stats.lastSeqs);
+      options.onFlush?.(stats);
+    },
   });
-  const log = createSqliteEventLog(db, queue);
+  const log = createSqliteEventLog(db, queue, { logger: options.logger });
   const commands = createSqliteCommandStore(db, queue);
   const idempotency = createSqliteIdempotency(db, queue);
   return {
