@@ -1,7 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { EventLog } from '../runs/event-log.js';
 import { createSqliteIdempotency, type IdempotencyStore } from './idempotency.js';
-import { recover, type RecoveryReport } from './recovery.js';
 import { prune, type PrunePolicy, type PruneReport } from './retention.js';
 import { openDatabase } from './schema.js';
 import { createSqliteCommandStore, type PrunedInfo, type SqliteCommandStore } from './sqlite-command-store.js';
@@ -11,8 +10,6 @@ import { WriteQueue, type FlushStats } from './write-queue.js';
 export type { FlushStats } from './write-queue.js';
 export type { PrunedInfo, SqliteCommandStore } from './sqlite-command-store.js';
 export type { PrunePolicy, PruneReport } from './retention.js';
-export type { RecoveryReport } from './recovery.js';
-export { RESTART_ERROR } from './recovery.js';
 export { SCHEMA_VERSION } from './schema.js';
 
 /** Where and how the store keeps history. */
@@ -47,12 +44,6 @@ export interface SqliteStore {
   log: EventLog;
   commands: SqliteCommandStore;
   idempotency: IdempotencyStore;
-  /**
-   * Marks the commands a previous process left QUEUED or RUNNING as LOST ("server restarted") and
-   * ends their logs. Call once after opening, before starting commands.
-   * @param now epoch ms, @default Date.now()
-   */
-  recover(now?: number): RecoveryReport;
   /** Deletes the output of finished commands, oldest first, until the rest is within `policy`. */
   prune(policy: PrunePolicy): PruneReport;
   /** What retention removed from a command's output; undefined for an unknown command. */
@@ -90,7 +81,6 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     log,
     commands,
     idempotency,
-    recover: (now = Date.now()) => recover(db, commands, log, queue, now),
     prune: (policy) => prune(db, queue, policy),
     prunedInfo: (id) => commands.prunedInfo(id),
     flush: () => queue.flush(),
