@@ -12,7 +12,8 @@ const status = async (id: string) => (await gqlData(t.url, `query($id: ID!) { co
 
 describe('per-project concurrency', () => {
   it('queues commands past the limit and runs them in order', async () => {
-    const first = await runShell(t.url, 'alpha', 'sleep 0.4');
+    // The first holds the slot until it is canceled: the checks below cannot race its end.
+    const first = await runShell(t.url, 'alpha', 'sleep 300');
     const second = await runShell(t.url, 'alpha', 'true');
     const third = await runShell(t.url, 'alpha', 'true');
     expect((await status(first)).status).toBe('RUNNING');
@@ -21,9 +22,11 @@ describe('per-project concurrency', () => {
     // Another project has its own slots.
     const other = await runShell(t.url, 'beta', 'true');
     expect((await status(other)).status).not.toBe('QUEUED');
+    expect((await status(second)).status).toBe('QUEUED');
 
+    await gqlData(t.url, `mutation($id: ID!) { cancelCommand(id: $id) { id } }`, { id: first });
     const done = await Promise.all([first, second, third].map((id) => waitFinal(t.url, id)));
-    expect(done.map((c) => c.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    expect(done.map((c) => c.status)).toEqual(['CANCELED', 'SUCCEEDED', 'SUCCEEDED']);
     const starts = done.map((c) => Date.parse(c.startedAt));
     expect(starts[1]).toBeGreaterThanOrEqual(Date.parse(done[0]!.finishedAt));
     expect(starts[2]).toBeGreaterThanOrEqual(starts[1]!);
