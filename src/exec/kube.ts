@@ -273,6 +273,7 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
       dir: posix.join(workspace, request.workdir),
       argv: request.argv,
       env: request.env,
+      stdin: request.stdin !== undefined,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

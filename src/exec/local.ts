@@ -52,7 +52,7 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
     if (closing.signal.aborted) throw new Error('the executor is closed');
     const spool = spoolOf(request);
     const workspace = request.target.workspace;
-    const [file, ...args] = startArgv({ spool, workspace, dir: path.resolve(workspace, request.workdir), argv: request.argv, env: request.env });
+    const [file, ...args] = startArgv({ spool, workspace, dir: path.resolve(workspace, request.workdir), argv: request.argv, env: request.env, stdin: request.stdin !== undefined });
     const { code, stdout, stderr } = await runStartScript(file!, args, workspace, request.stdin);
     if (code !== 0) throw new Error(stderr.trim() || `the start script exited with ${code}`);
     const pgid = parsePgid(stdout);

@@ -50,12 +50,13 @@ export function spoolDirOf(spoolRoot: string, commandId: string): string {
 const SUPERVISOR =
   's=$1; shift; ' +
   'echo $$ >"$s/supervisor"; ' +
-  // Not a group leader here (a background child of the supervisor), so setsid makes the new session in place: $! is its group.
-  'setsid "$@" <"$s/stdin" >>"$s/stdout" 2>>"$s/stderr" & c=$!; ' +
-  // Recorded once the child has made its group, so that a signal to the group cannot miss it.
-  'while kill -s 0 "$c" 2>/dev/null && ! kill -s 0 -- "-$c" 2>/dev/null; do sleep 0.005; done; ' +
-  // One small write: a reader that sees the file non-empty sees all of it (the start script waits on it).
-  'echo $c >"$s/pgid"; date +%s >"$s/started"; ' +
+  // Not a group leader here (a background child of the supervisor), so setsid makes the new session
+  // in place (-w only matters if it had to fork). The command's shell records its group from inside
+  // it (so a signal to the group cannot miss it), prints it on the supervisor's stdout (the start
+  // script's pipe), and becomes the command. One small write: a reader that sees the file non-empty sees all of it.
+  `setsid -w sh -c ${shellQuote('s=$1; shift; echo $$ >"$s/pgid"; echo $$; exec "$@" <"$s/stdin" >>"$s/stdout" 2>>"$s/stderr"')} rdev-run "$s" "$@" & c=$!; ` +
+  // Closing our end of the pipe: the start script reads it to its end.
+  'exec >/dev/null; date +%s >"$s/started"; ' +
   'wait $c; rc=$?; ' +
   // What the command left running in its group goes with it. kill() returns before they are
   // dead (one may be inside a write), so wait (up to ~1 s) until no live process is in the group
@@ -78,6 +79,12 @@ export interface StartArgvOptions {
   argv: readonly string[];
   /** Exported before the command starts. */
   env?: Record<string, string> | undefined;
+  /**
+   * Whether the start's own stdin carries the command's stdin (copied to the spool); without, the
+   * command's stdin is empty and nothing is read.
+   * @default true
+   */
+  stdin?: boolean;
 }
 
 /**
@@ -96,18 +103,20 @@ export function startArgv(o: StartArgvOptions): string[] {
   const script =
     's=$1; w=$2; d=$3; shift 3; ' +
     'mkdir -p "$s" 2>/dev/null && : >"$s/stdout" && : >"$s/stderr" || { echo "rdev: cannot create the spool $s" >&2; exit 125; }; ' +
-    'rm -f "$s/exit" "$s/pgid" "$s/supervisor"; ' +
-    'cat >"$s/stdin"; ' +
+    // A start again under the same id trusts no record of the one before.
+    'for f in exit pgid supervisor; do [ -e "$s/$f" ] && rm -f "$s/$f"; done; ' +
+    (o.stdin === false ? ': >"$s/stdin"; ' : 'cat >"$s/stdin"; ') +
     'refuse() { echo "rdev: $1" >>"$s/stderr"; echo 125 >"$s/exit.tmp" && mv "$s/exit.tmp" "$s/exit"; exit 0; }; ' +
     // cd -P: $PWD is the directory with symlinks followed (no subshell, no fork: every one counts in a start).
     'cd -P "$w" 2>/dev/null || refuse "cannot enter the workspace $w"; r=$PWD; ' +
     'cd -P "$d" 2>/dev/null || refuse "cannot enter $d"; ' +
     'case "$PWD/" in "$r"/*) ;; *) refuse "$d leads outside the workspace $w" ;; esac; ' +
     exports.join('') +
-    `setsid sh -c ${shellQuote(SUPERVISOR)} rdev-supervise "$s" "$@" </dev/null >/dev/null 2>&1 & ` +
-    'i=0; while [ ! -s "$s/pgid" ] && [ ! -e "$s/exit" ] && [ $i -lt 1000 ]; do sleep 0.005; i=$((i+1)); done; ' +
-    '[ -s "$s/pgid" ] || { echo "rdev: the supervisor did not start" >&2; exit 125; }; ' +
-    'read -r pg <"$s/pgid"; echo "$pg"';
+    // The supervisor in the background: $(…) returns once the command's shell printed its group and
+    // every writer closed the pipe (no polling, no sleep).
+    `pg=$(setsid sh -c ${shellQuote(SUPERVISOR)} rdev-supervise "$s" "$@" </dev/null 2>/dev/null &); ` +
+    '[ -n "$pg" ] || { echo "rdev: the supervisor did not start" >&2; exit 125; }; ' +
+    'echo "$pg"';
   return ['sh', '-c', script, 'rdev-start', o.spool, o.workspace, o.dir, ...o.argv];
 }
 

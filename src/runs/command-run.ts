@@ -157,8 +157,9 @@ export class CommandRun {
     if (this.command.claude) state = claudeFinalState(state, claudeFailure(this.command.claude, state.exitCode ?? 0));
     this.finish(meter, state);
     logger.info('command finished', { status: state.status, exitCode: state.exitCode });
-    // Its output is in the history now (a completion is written at once): the spool can go.
-    if (outcome.type === 'exited') await d.executor.remove(this.ref()).catch((err: unknown) => logger.warn('could not remove the spool', { err: String(err) }));
+    // Its output is in the history now (a completion is written at once): the spool can go. Not
+    // awaited: the command holds no slot while its spool is removed.
+    if (outcome.type === 'exited') void d.executor.remove(this.ref()).catch((err: unknown) => logger.warn('could not remove the spool', { err: String(err) }));
   }
 
   /** Attaches until the command ends or this run detaches; re-attaches with backoff while it keeps failing for less than `reattachMs`. */
@@ -217,10 +218,7 @@ export class CommandRun {
     const moved = { ...at, stdout: at.stdout + (covered.STDOUT ?? 0), stderr: at.stderr + (covered.STDERR ?? 0) };
     if (moved.stdout !== at.stdout || moved.stderr !== at.stderr) this.command = this.d.store.update(this.id, { spool: moved });
     const admitted = meter.admit(events);
-    if (admitted.length === 0) return;
-    for (const event of this.d.log.append(this.id, admitted)) {
-      this.d.projectEvents.publish({ type: 'command-event', projectId: this.command.projectId, commandId: this.id, event });
-    }
+    if (admitted.length > 0) this.d.log.append(this.id, admitted);
   }
 
   /** Where the command's output goes: Claude runs have their stream-json parsed, the rest is plain. */
@@ -250,15 +248,17 @@ export class CommandRun {
   }
 
   private finish(meter: OutputMeter, state: FinalState): void {
+    // The marker is past the cap by nature: it goes in without the meter.
     const marker = meter.marker();
-    if (marker) this.append(meter, [marker], {});
+    if (marker) this.d.log.append(this.id, [marker]);
     finishCommand(this.d, this.command, state, meter);
   }
 }
 
 /**
  * Records a command's final state: audit, store, its `completed` event, status publication and
- * metrics. Also used for commands that never ran (canceled or lost while QUEUED).
+ * metrics. Also used for commands that never ran (canceled or lost while QUEUED). (Events reach
+ * `projectEvents` once durable, through the run manager's `onDurable` listener.)
  */
 export function finishCommand(
   d: Pick<CommandRunDeps, 'store' | 'log' | 'projectEvents' | 'audit' | 'metrics'>,
@@ -270,9 +270,7 @@ export function finishCommand(
   const finishedAt = new Date();
   const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
   const updated = d.store.update(command.id, { ...state, finishedAt, durationMs });
-  for (const event of d.log.append(command.id, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }])) {
-    d.projectEvents.publish({ type: 'command-event', projectId: command.projectId, commandId: command.id, event });
-  }
+  d.log.append(command.id, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
   d.projectEvents.publish({ type: 'command-status', projectId: command.projectId, command: { ...updated } });
   d.metrics?.finished(updated);
   return updated;

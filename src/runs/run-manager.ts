@@ -98,6 +98,7 @@ export class RunManager {
   private readonly scheduler: Scheduler<CommandRun>;
   private readonly deps: CommandRunDeps;
   private closing = false;
+  private readonly unlisten: () => void;
 
   constructor(private readonly o: RunManagerOptions) {
     this.deps = {
@@ -115,6 +116,12 @@ export class RunManager {
       audit: o.audit,
       metrics: o.metrics,
     };
+    // Project-wide subscribers get a command's events once they are durable, like its own followers.
+    this.unlisten = o.log.onDurable((commandId, events) => {
+      const projectId = o.store.get(commandId)?.projectId;
+      if (projectId === undefined) return;
+      for (const event of events) o.projectEvents.publish({ type: 'command-event', projectId, commandId, event });
+    });
     this.scheduler = new Scheduler(o.limits, (command, stdin) => {
       const run = new CommandRun(command, this.deps);
       run.begin('start', stdin);
@@ -253,6 +260,14 @@ export class RunManager {
    */
   async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
+    try {
+      await this.stopAll(graceMs);
+    } finally {
+      this.unlisten();
+    }
+  }
+
+  private async stopAll(graceMs: number): Promise<void> {
     const runs = this.scheduler.slots();
     if (this.o.limits.onShutdown === 'detach') {
       for (const run of runs) run.detach();
