@@ -47,6 +47,11 @@ export interface KubeExecutorOptions {
    * @default '/tmp/rdev'
    */
   spoolDir?: string;
+  /**
+   * What each spool file keeps on the pod's disk, in bytes (`RDEV_MAX_OUTPUT_BYTES`): the blocks
+   * past it are freed while the command runs (`StartArgvOptions.maxSpoolBytes`). Undefined or 0: no bound.
+   */
+  maxSpoolBytes?: number | undefined;
   /** Source of pod deletions (the kube registry); without it a deleted pod is noticed through the API. */
   pods?: PodGoneSource;
   logger?: Logger;
@@ -274,6 +279,7 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
       argv: request.argv,
       env: request.env,
       stdin: request.stdin !== undefined,
+      maxSpoolBytes: o.maxSpoolBytes,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

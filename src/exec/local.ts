@@ -27,6 +27,11 @@ export interface LocalExecutorOptions {
    * @default 2000
    */
   pgidWaitMs?: number;
+  /**
+   * What each spool file keeps on disk, in bytes (`RDEV_MAX_OUTPUT_BYTES`): the blocks past it
+   * are freed while the command runs (`StartArgvOptions.maxSpoolBytes`). Undefined or 0: no bound.
+   */
+  maxSpoolBytes?: number | undefined;
 }
 
 /** The most an attach reads from one stream at a time. */
@@ -52,7 +57,7 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
     if (closing.signal.aborted) throw new Error('the executor is closed');
     const spool = spoolOf(request);
     const workspace = request.target.workspace;
-    const [file, ...args] = startArgv({ spool, workspace, dir: path.resolve(workspace, request.workdir), argv: request.argv, env: request.env, stdin: request.stdin !== undefined });
+    const [file, ...args] = startArgv({ spool, workspace, dir: path.resolve(workspace, request.workdir), argv: request.argv, env: request.env, stdin: request.stdin !== undefined, maxSpoolBytes: options.maxSpoolBytes });
     const { code, stdout, stderr } = await runStartScript(file!, args, workspace, request.stdin);
     if (code !== 0) throw new Error(stderr.trim() || `the start script exited with ${code}`);
     const pgid = parsePgid(stdout);

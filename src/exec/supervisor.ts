@@ -1,16 +1,17 @@
 /**
  * The supervisor every command runs under, and the argv of the small scripts that start, signal
  * and remove it. Pure and unit-tested; both executors send these (the local one to `spawn`, the
- * Kubernetes one to `pods/exec`), so a pod needs only POSIX `sh`, coreutils and `setsid`, and no
- * copy of the supervisor in its image.
+ * Kubernetes one to `pods/exec`), so a pod needs only POSIX `sh`, coreutils and `setsid` (and
+ * util-linux's `fallocate` for the bound on the spool's disk use; without it the data stays), and
+ * no copy of the supervisor in its image.
  *
  * A command's spool directory `<spool>` holds:
  *
  * | file         | written by                 | what                                                        |
  * |--------------|----------------------------|-------------------------------------------------------------|
  * | `stdin`      | the start script           | the command's stdin, all of it, before the command starts   |
- * | `stdout`     | the command                | its stdout, appended                                        |
- * | `stderr`     | the command                | its stderr, appended                                        |
+ * | `stdout`     | the command                | its stdout, appended; past `maxSpoolBytes` a hole (see below) |
+ * | `stderr`     | the command                | its stderr, appended; past `maxSpoolBytes` a hole (see below) |
  * | `supervisor` | the supervisor             | the supervisor's pid                                        |
  * | `pgid`       | the supervisor (one write) | the command's process group id                              |
  * | `started`    | the supervisor             | the start time, seconds since the epoch (just after `pgid`) |
@@ -25,6 +26,19 @@
  * output straight to the files, so once it has exited and its group is gone both streams are
  * complete. When the start script fails (a workdir it cannot enter) it writes its `rdev: ...`
  * line to `stderr` and `125` to `exit` itself, so a reader sees the same as for any command.
+ *
+ * Disk use (`maxSpoolBytes`, `RDEV_MAX_OUTPUT_BYTES`): with a bound, the supervisor starts a
+ * checker beside the command (`setsid`: a session and group of its own, so a signal to the
+ * command's group neither kills it nor finds it keeping that group alive; its stdout is not the
+ * start script's pipe, so the start returns as before). About once a second the checker takes
+ * both files' sizes (one `stat`) and frees the disk blocks of each file past the bound
+ * (`fallocate --punch-hole`, only for a file that grew since). The sizes, and so every offset,
+ * stay: the freed range reads back as zeros, and a reader drops it anyway, since a byte at an
+ * offset of `maxSpoolBytes` or more in either file is past the cap, which counts both streams
+ * together. Once the command's group is gone the supervisor kills the checker and its group,
+ * reaps it, punches once more (a fast writer that ended between two checks) and only then writes
+ * `exit`. A checker whose supervisor died (it is reparented) ends at its next check. A
+ * filesystem without hole punching, or no `fallocate`, keeps the data.
  */
 import type { Offsets } from './executor.js';
 
@@ -47,26 +61,62 @@ export function spoolDirOf(spoolRoot: string, commandId: string): string {
  * `$1` is the spool, the rest the argv. It ignores no signal (an ignored signal would be ignored
  * by the command too): being in another session and group, it gets none of the command's.
  */
-const SUPERVISOR =
-  's=$1; shift; ' +
-  'echo $$ >"$s/supervisor"; ' +
-  // Not a group leader here (a background child of the supervisor), so setsid makes the new session
-  // in place (-w only matters if it had to fork). The command's shell records its group from inside
-  // it (so a signal to the group cannot miss it), prints it on the supervisor's stdout (the start
-  // script's pipe), and becomes the command. One small write: a reader that sees the file non-empty sees all of it.
-  `setsid -w sh -c ${shellQuote('s=$1; shift; echo $$ >"$s/pgid"; echo $$; exec "$@" <"$s/stdin" >>"$s/stdout" 2>>"$s/stderr"')} rdev-run "$s" "$@" & c=$!; ` +
-  // Closing our end of the pipe: the start script reads it to its end.
-  'exec >/dev/null; date +%s >"$s/started"; ' +
-  'wait $c; rc=$?; ' +
-  // What the command left running in its group goes with it. kill() returns before they are
-  // dead (one may be inside a write), so wait (up to ~1 s) until no live process is in the group
-  // (a zombie does not count: an init that does not reap would keep it forever); then the
-  // streams are complete.
-  'if kill -s KILL -- "-$c" 2>/dev/null; then ' +
-  'left() { for f in /proc/[0-9]*/stat; do read -r l <"$f" 2>/dev/null || continue; l=${l##*") "}; set -- $l; ' +
-  '[ "$3" = "$c" ] && [ "$1" != Z ] && [ "$1" != X ] && return 0; done; return 1; }; ' +
-  'i=0; while left && [ $i -lt 100 ]; do sleep 0.01; i=$((i+1)); done; fi; ' +
-  'echo $rc >"$s/exit.tmp" && mv "$s/exit.tmp" "$s/exit"';
+function supervisorScript(maxSpoolBytes: number): string {
+  const bounded = maxSpoolBytes > 0;
+  return (
+    's=$1; shift; ' +
+    'echo $$ >"$s/supervisor"; ' +
+    // Not a group leader here (a background child of the supervisor), so setsid makes the new session
+    // in place (-w only matters if it had to fork). The command's shell records its group from inside
+    // it (so a signal to the group cannot miss it), prints it on the supervisor's stdout (the start
+    // script's pipe), and becomes the command. One small write: a reader that sees the file non-empty sees all of it.
+    `setsid -w sh -c ${shellQuote('s=$1; shift; echo $$ >"$s/pgid"; echo $$; exec "$@" <"$s/stdin" >>"$s/stdout" 2>>"$s/stderr"')} rdev-run "$s" "$@" & c=$!; ` +
+    // Closing our end of the pipe: the start script reads it to its end.
+    'exec >/dev/null; date +%s >"$s/started"; ' +
+    // The spool checker (after the exec above: it must not hold the start script's pipe). setsid:
+    // a group of its own (neither the command's nor ours), so that one kill below ends it and its sleep.
+    (bounded ? `m=${maxSpoolBytes}; ${PUNCH_FN}setsid sh -c ${shellQuote(SPOOL_CHECKER)} rdev-spool-check "$s" "$m" & k=$!; ` : '') +
+    'wait $c; rc=$?; ' +
+    // What the command left running in its group goes with it. kill() returns before they are
+    // dead (one may be inside a write), so wait (up to ~1 s) until no live process is in the group
+    // (a zombie does not count: an init that does not reap would keep it forever); then the
+    // streams are complete.
+    'if kill -s KILL -- "-$c" 2>/dev/null; then ' +
+    'left() { for f in /proc/[0-9]*/stat; do read -r l <"$f" 2>/dev/null || continue; l=${l##*") "}; set -- $l; ' +
+    '[ "$3" = "$c" ] && [ "$1" != Z ] && [ "$1" != X ] && return 0; done; return 1; }; ' +
+    'i=0; while left && [ $i -lt 100 ]; do sleep 0.01; i=$((i+1)); done; fi; ' +
+    // The checker goes (reaped: nothing of it is left), then a last check of the final sizes. Its
+    // pid first: it may not have made its group yet (a fast command), and once it is dead it
+    // forks nothing more; then its group, for a sleep or stat it had running.
+    (bounded ? 'kill -s KILL -- "$k" "-$k" 2>/dev/null; wait $k; punch; ' : '') +
+    'echo $rc >"$s/exit.tmp" && mv "$s/exit.tmp" "$s/exit"'
+  );
+}
+
+/**
+ * Shell function `punch`: frees the disk blocks of the spool's `stdout` and `stderr` (spool `$s`)
+ * past byte `$m`, with one `stat` for both files and one `fallocate` per file that grew past `$m`
+ * since its last punch (`$po`, `$pe`). The apparent size stays (a hole reads back as zeros, and
+ * every byte at an offset of `$m` or more is past the output cap anyway); a failure (no
+ * `fallocate`, a filesystem without hole punching) keeps the data.
+ */
+const PUNCH_FN =
+  'punch() { n=$(stat -c %s "$s/stdout" "$s/stderr" 2>/dev/null) || return 0; set -- $n; ' +
+  '[ "$1" -gt "$m" ] 2>/dev/null && [ "$1" != "$po" ] && { po=$1; fallocate --punch-hole --offset "$m" --length $(($1-m)) "$s/stdout" 2>/dev/null; }; ' +
+  '[ "$2" -gt "$m" ] 2>/dev/null && [ "$2" != "$pe" ] && { pe=$2; fallocate --punch-hole --offset "$m" --length $(($2-m)) "$s/stderr" 2>/dev/null; }; ' +
+  'return 0; }; ';
+
+/**
+ * The spool checker: `$1` the spool, `$2` the bound. About once a second it punches the spool
+ * (`punch`) until the supervisor ends it. Should the supervisor die (killed), the checker is
+ * reparented: it sees its parent change in `/proc/self/stat` and ends too (no fork for that look).
+ */
+const SPOOL_CHECKER =
+  's=$1; m=$2; ' +
+  PUNCH_FN +
+  'while sleep 1; do ' +
+  '{ read -r l </proc/self/stat; } 2>/dev/null && { l=${l##*") "}; set -- $l; [ "$2" = "$PPID" ] || exit 0; }; ' +
+  'punch; done';
 
 /** What {@link startArgv} needs. */
 export interface StartArgvOptions {
@@ -85,6 +135,13 @@ export interface StartArgvOptions {
    * @default true
    */
   stdin?: boolean;
+  /**
+   * The bound, in bytes, on what each of the spool's `stdout` and `stderr` keeps on disk
+   * (`RDEV_MAX_OUTPUT_BYTES`): while the command runs, and once more right before its exit is
+   * recorded, the blocks of each file past this offset are freed (`fallocate --punch-hole`); the
+   * files' sizes, and so every reader's offsets, stay as they are. Undefined or 0: no bound.
+   */
+  maxSpoolBytes?: number | undefined;
 }
 
 /**
@@ -96,6 +153,8 @@ export interface StartArgvOptions {
  */
 export function startArgv(o: StartArgvOptions): string[] {
   if (o.argv.length === 0) throw new Error('argv is empty');
+  const maxSpoolBytes = o.maxSpoolBytes ?? 0;
+  if (!Number.isSafeInteger(maxSpoolBytes) || maxSpoolBytes < 0) throw new Error(`invalid maxSpoolBytes: ${o.maxSpoolBytes}`);
   const exports = Object.entries(o.env ?? {}).map(([k, v]) => {
     if (!ENV_NAME.test(k)) throw new Error(`invalid environment variable name: ${JSON.stringify(k)}`);
     return `export ${k}=${shellQuote(v)}; `;
@@ -114,7 +173,7 @@ export function startArgv(o: StartArgvOptions): string[] {
     exports.join('') +
     // The supervisor in the background: $(…) returns once the command's shell printed its group and
     // every writer closed the pipe (no polling, no sleep).
-    `pg=$(setsid sh -c ${shellQuote(SUPERVISOR)} rdev-supervise "$s" "$@" </dev/null 2>/dev/null &); ` +
+    `pg=$(setsid sh -c ${shellQuote(supervisorScript(maxSpoolBytes))} rdev-supervise "$s" "$@" </dev/null 2>/dev/null &); ` +
     '[ -n "$pg" ] || { echo "rdev: the supervisor did not start" >&2; exit 125; }; ' +
     'echo "$pg"';
   return ['sh', '-c', script, 'rdev-start', o.spool, o.workspace, o.dir, ...o.argv];

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AttachOutcome, Executor, Offsets, StartRequest, SupervisedRef } from '../../src/exec/executor.js';
-import { createLocalExecutor } from '../../src/exec/local.js';
+import { createLocalExecutor, type LocalExecutorOptions } from '../../src/exec/local.js';
 import { lostReason, spoolDirOf } from '../../src/exec/supervisor.js';
 
 /** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
@@ -66,7 +66,7 @@ async function collect(executor: Executor, ref: SupervisedRef, offsets: Offsets 
 }
 
 /** A temp workspace and spool, an executor, and everything a test starts, cleaned up after it. */
-function setup() {
+function setup(options: Partial<LocalExecutorOptions> = {}) {
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'local-executor-')));
   const workspace = join(root, 'workspace');
   const spoolDir = join(root, 'spool');
@@ -75,7 +75,7 @@ function setup() {
   const commandIds: string[] = [];
   let next = 0;
   const newExecutor = (): Executor => {
-    const e = createLocalExecutor({ spoolDir });
+    const e = createLocalExecutor({ ...options, spoolDir });
     executors.push(e);
     return e;
   };
@@ -107,6 +107,25 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
+
+/** The running processes whose arguments contain `text` (a spool path), with their groups. */
+function processesWith(text: string): { pid: number; pgid: number; args: string }[] {
+  const ps = spawnSync('ps', ['-e', '-o', 'pid=,pgid=,stat=,args='], { encoding: 'utf8' });
+  return ps.stdout
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && !m[3]!.startsWith('Z') && m[4]!.includes(text))
+    .map((m) => ({ pid: Number(m[1]), pgid: Number(m[2]), args: m[4]! }));
+}
+
+/** A spool file's apparent size and the bytes it holds on disk. */
+function diskUse(file: string): { size: number; allocated: number } {
+  const s = statSync(file);
+  return { size: s.size, allocated: s.blocks * 512 };
+}
+
+/** `n` bytes of `line` repeated (no NUL: a punched range reads back as zeros). */
+const pattern = (line: string, n: number): Buffer => Buffer.from(line.repeat(Math.ceil(n / line.length)).slice(0, n));
 
 /** A command that runs until `gate` exists, then prints `finished`. */
 const gated = (gate: string): string[] => ['sh', '-c', 'while [ ! -e "$1" ]; do sleep 0.02; done; echo finished', 'sh', gate];
@@ -287,6 +306,102 @@ describe('local executor', () => {
     await executor.remove(ref);
     expect(existsSync(spool)).toBe(false);
     await expect(executor.remove(ref)).resolves.toBeUndefined();
+  });
+
+  describe('with maxSpoolBytes', () => {
+    const max = 1_000_000;
+    /** A little over the bound: the block holding byte `max`, and what a writer appended since the last check. */
+    const slack = 256 * 1024;
+    const OUT = 'abcdefghi\n';
+    const ERR = 'ZYXWVUTSR\n';
+
+    /** Checks both spool files after the exit: bounded on disk, full size, the first `max` bytes intact; and the attach delivered every byte. */
+    const expectBounded = (spool: string, c: Collected) => {
+      const out = diskUse(`${spool}/stdout`);
+      const err = diskUse(`${spool}/stderr`);
+      expect({ outcome: c.outcome, delivered: [c.stdout.length, c.stderr.length], sizes: [out.size, err.size] }).toEqual({
+        outcome: { type: 'exited', exitCode: 0 },
+        delivered: [5_000_000, 3_000_000],
+        sizes: [5_000_000, 3_000_000],
+      });
+      expect(out.allocated).toBeLessThanOrEqual(max + slack);
+      expect(err.allocated).toBeLessThanOrEqual(max + slack);
+      const onDisk = { stdout: readFileSync(`${spool}/stdout`), stderr: readFileSync(`${spool}/stderr`) };
+      expect(onDisk.stdout.subarray(0, max).equals(pattern(OUT, max))).toBe(true);
+      expect(onDisk.stderr.subarray(0, max).equals(pattern(ERR, max))).toBe(true);
+      // The freed range reads back as zeros.
+      expect(onDisk.stdout.subarray(max + 4096).every((b) => b === 0)).toBe(true);
+      expect(onDisk.stderr.subarray(max + 4096).every((b) => b === 0)).toBe(true);
+      // What the attach delivered up to the bound is the command's output.
+      expect(c.stdout.subarray(0, max).equals(pattern(OUT, max))).toBe(true);
+      expect(c.stderr.subarray(0, max).equals(pattern(ERR, max))).toBe(true);
+    };
+
+    it('frees the blocks past the bound while the command runs (a slow writer): sizes and offsets stay, the attach ends exited with every byte', async () => {
+      const { executor, start, root } = setup({ maxSpoolBytes: max });
+      const gate = join(root, 'gate');
+      // 5 MB of stdout and 3 MB of stderr over ~1.5 s, then it waits for the gate: the checker must have punched by itself.
+      const script =
+        'i=0; while [ $i -lt 5 ]; do yes abcdefghi | head -c 1000000; [ $i -lt 3 ] && yes ZYXWVUTSR | head -c 1000000 >&2; sleep 0.3; i=$((i+1)); done; ' +
+        'while [ ! -e "$1" ]; do sleep 0.02; done';
+      const { ref, spool } = await start(['sh', '-c', script, 'sh', gate]);
+      const attached = collect(executor, ref);
+      await waitFor(() => {
+        const out = diskUse(`${spool}/stdout`);
+        const err = diskUse(`${spool}/stderr`);
+        return out.size === 5_000_000 && err.size === 3_000_000 && out.allocated <= max + slack && err.allocated <= max + slack;
+      }, 'the checker to free the blocks past the bound while the command runs');
+      expect(existsSync(`${spool}/exit`)).toBe(false);
+      writeFileSync(gate, '');
+      expectBounded(spool, await attached);
+    });
+
+    it('bounds a fast writer too (the last check before the exit record)', async () => {
+      const { executor, start } = setup({ maxSpoolBytes: max });
+      const { ref, spool } = await start(['sh', '-c', 'yes abcdefghi | head -c 5000000; yes ZYXWVUTSR | head -c 3000000 >&2']);
+      expectBounded(spool, await collect(executor, ref));
+    });
+
+    it('runs the checker outside the command\'s group, and leaves no process once the command has ended', async () => {
+      const { executor, start } = setup({ maxSpoolBytes: max });
+      const { ref, pgid, spool } = await start(['sh', '-c', 'sleep 300']);
+      // The checker's own shell (the supervisor's arguments hold its script too; setsid runs only a moment).
+      const isChecker = (p: { args: string }): boolean => p.args.startsWith('sh -c s=$1; m=$2; ') && p.args.endsWith(` rdev-spool-check ${spool} ${max}`);
+      await waitFor(() => processesWith(spool).some(isChecker), 'the checker to run');
+      const checker = processesWith(spool).find(isChecker)!;
+      const supervisor = Number(readFileSync(`${spool}/supervisor`, 'utf8').trim());
+      expect({ inTheCommandsGroup: checker.pgid === pgid, inTheSupervisorsGroup: checker.pgid === supervisor }).toEqual({ inTheCommandsGroup: false, inTheSupervisorsGroup: false });
+      // A second to let it check at least once.
+      await sleep(1200);
+      const attached = collect(executor, ref);
+      await executor.signal(ref, 'SIGTERM');
+      expect((await attached).outcome).toEqual({ type: 'exited', exitCode: 143 });
+      // Gone by the time the exit is recorded.
+      expect(isLive(checker.pid)).toBe(false);
+      await waitFor(() => !isLive(supervisor), 'the supervisor to exit', 5000);
+      expect(processesWith(spool)).toEqual([]);
+    });
+  });
+
+  it('with maxSpoolBytes, commands that end at once still record their exit and leave no checker (it may not have made its group yet)', async () => {
+    const { executor, start, spoolDir } = setup({ maxSpoolBytes: 1_000_000 });
+    const started = [];
+    for (let i = 0; i < 20; i++) started.push(await start(['true']));
+    const outcomes = await Promise.all(started.map(async ({ ref }) => (await collect(executor, ref)).outcome));
+    expect(outcomes).toEqual(Array(20).fill({ type: 'exited', exitCode: 0 }));
+    const supervisors = started.map(({ spool }) => Number(readFileSync(`${spool}/supervisor`, 'utf8').trim()));
+    await waitFor(() => supervisors.every((pid) => !isLive(pid)), 'the supervisors to exit', 5000);
+    expect(processesWith(spoolDir)).toEqual([]);
+  });
+
+  it('punches nothing without maxSpoolBytes', async () => {
+    const { executor, start } = setup();
+    const { ref, spool } = await start(['sh', '-c', 'yes abcdefghi | head -c 5000000; yes ZYXWVUTSR | head -c 3000000 >&2']);
+    const c = await collect(executor, ref);
+    expect({ outcome: c.outcome, delivered: [c.stdout.length, c.stderr.length] }).toEqual({ outcome: { type: 'exited', exitCode: 0 }, delivered: [5_000_000, 3_000_000] });
+    // Every byte is still there (a punched range would read back as zeros).
+    expect(readFileSync(`${spool}/stdout`).equals(pattern('abcdefghi\n', 5_000_000))).toBe(true);
+    expect(readFileSync(`${spool}/stderr`).equals(pattern('ZYXWVUTSR\n', 3_000_000))).toBe(true);
   });
 
   it('delivers a large output complete', async () => {

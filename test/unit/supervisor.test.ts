@@ -60,6 +60,23 @@ describe('startArgv', () => {
     expect(() => startArgv({ ...base, argv: [] })).toThrow(/argv is empty/);
   });
 
+  it('passes maxSpoolBytes to the supervisor, which then starts the spool checker; none without it or with 0', () => {
+    const bounded = startArgv({ ...base, maxSpoolBytes: 1_000_000 });
+    expect([...bounded.slice(0, 2), ...bounded.slice(3)]).toEqual(['sh', '-c', 'rdev-start', '/spool/c-1', '/w', '/w/sub', 'git', 'status']);
+    expect(bounded[2]).toContain('m=1000000; ');
+    expect(bounded[2]).toContain('rdev-spool-check');
+    expect(bounded[2]).toContain('fallocate --punch-hole --offset');
+    for (const maxSpoolBytes of [undefined, 0]) {
+      const script = startArgv({ ...base, maxSpoolBytes })[2];
+      expect(script).not.toMatch(/fallocate|rdev-spool-check/);
+      expect(script).toBe(startArgv(base)[2]);
+    }
+  });
+
+  it.each([-1, 1.5, NaN, Infinity, 2 ** 53])('refuses maxSpoolBytes %s', (maxSpoolBytes) => {
+    expect(() => startArgv({ ...base, maxSpoolBytes })).toThrow(/invalid maxSpoolBytes/);
+  });
+
   it.each(['', '1A', 'A-B', 'A B', 'A=B', 'A;rm'])('refuses the environment variable name %j', (name) => {
     expect(() => startArgv({ ...base, env: { [name]: 'x' } })).toThrow(/invalid environment variable name/);
   });
