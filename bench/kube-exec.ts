@@ -1,16 +1,18 @@
 /**
- * One exec into a pod: the in-process kube executor (client-node over WebSocket) against
- * `kubectl exec`, on the same Kubernetes API test server, which runs in its own process so that
- * only the client's CPU and memory are counted.
+ * One command in a pod: the in-process kube executor (client-node over WebSocket; `start`, then
+ * `attach` until it exited: two execs, the supervisor in between) against one `kubectl exec`, on
+ * the same Kubernetes API test server, which runs in its own process so that only the client's CPU
+ * and memory are counted.
  *
  *     node --import tsx bench/kube-exec.ts            # BENCH_RUNS (default 20) of each
  *
- * - warm: consecutive `run()`s of one executor in this process; CPU from `process.cpuUsage()`.
- * - cold: a fresh Node process per run, modules loaded, timing its first `run()`; RSS is the growth
- *   of its peak (`maxRSS`) over that exec, with the whole process's peak beside it.
+ * - warm: consecutive start + attach of one executor in this process; CPU from `process.cpuUsage()`.
+ * - cold: a fresh Node process per run, modules loaded, timing its first start + attach; RSS is the
+ *   growth of its peak (`maxRSS`) over them, with the whole process's peak beside it.
  * - kubectl: `kubectl exec` under `/usr/bin/time` (wall, user+sys, max RSS of the tree).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,20 +54,17 @@ function executorFor(kubeconfigPath: string): Executor {
   return createKubeExecutor({ kubeConfig: kc, namespace: NS, container: 'claudebox' });
 }
 
-/** One run() through the executor: wall and CPU of this process. */
+/** One start + attach through the executor (then the spool is removed, untimed): wall and CPU of this process. */
 async function once(executor: Executor, workspace: string): Promise<Omit<Sample, 'rssMiB'>> {
+  const ref = { target: { projectId: 'bench', workspace, pod: POD }, commandId: `bench-${randomBytes(6).toString('hex')}` };
   const cpu = process.cpuUsage();
   const t = performance.now();
-  const outcome = await executor.run({
-    target: { projectId: 'bench', workspace, pod: POD },
-    argv: ARGV,
-    workdir: '',
-    onOutput: () => undefined,
-    signal: new AbortController().signal,
-  });
+  await executor.start({ ...ref, argv: ARGV, workdir: '' });
+  const outcome = await executor.attach({ ...ref, offsets: { stdout: 0, stderr: 0 }, onOutput: () => undefined, signal: new AbortController().signal });
   const ms = performance.now() - t;
   if (outcome.type !== 'exited' || outcome.exitCode !== 0) throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
   const used = process.cpuUsage(cpu);
+  await executor.remove(ref);
   return { ms, cpuMs: (used.user + used.system) / 1000 };
 }
 
@@ -130,7 +129,7 @@ async function main(): Promise<void> {
       kubectl.push({ ms: wall! * 1000, cpuMs: (user! + sys!) * 1000, rssMiB: maxKiB! / 1024 });
     }
 
-    console.log(`one exec of ${JSON.stringify(ARGV)} into a test pod, median of ${runs} runs`);
+    console.log(`${JSON.stringify(ARGV)} in a test pod (executor: start + attach; kubectl: one exec), median of ${runs} runs`);
     report('kube executor, warm (in process)', warm);
     console.log('    RSS: growth of the client process over the exec(s); kubectl: max RSS of its process tree');
     report('kube executor, cold (fresh node)', coldRuns);

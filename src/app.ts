@@ -75,6 +75,8 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     coalesceMs: deps.coalesceMs,
     metrics: metrics.runs,
   });
+  const adopted = runs.adopt();
+  if (adopted.running + adopted.queued > 0) logger.info('adopted the commands of the previous server', adopted);
   const guard = new Guard({
     runs,
     audit,

@@ -52,7 +52,7 @@ export function createBackend(config: Readonly<Config>, logger: Logger, supplied
   if (config.backend === 'local') {
     return {
       registry: supplied.registry ?? createLocalRegistry({ projectsFile: config.projectsFile, dataDir: config.dataDir }),
-      executor: supplied.executor ?? createLocalExecutor(),
+      executor: supplied.executor ?? createLocalExecutor({ spoolDir: config.spoolDir, maxSpoolBytes: config.maxOutputBytes }),
     };
   }
   const kubeConfig = loadKubeConfig(config.kubeconfig);
@@ -72,6 +72,8 @@ export function createBackend(config: Readonly<Config>, logger: Logger, supplied
       namespace: config.namespace,
       container: config.container,
       workspace: config.workspace,
+      spoolDir: config.spoolDir,
+      maxSpoolBytes: config.maxOutputBytes,
       pods: kubeRegistry ?? (isPodGoneSource(supplied.registry) ? supplied.registry : undefined),
       logger: logger.child({ component: 'kube-executor' }),
     });

@@ -37,6 +37,12 @@ export interface Config {
   gitSubcommands: string[];
   heartbeatSeconds: number;
   shutdownGraceSeconds: number;
+  /** Where supervised commands keep their spool (`<dir>/<command id>/`): in the pod for kube, on this machine for local. */
+  spoolDir: string;
+  /** At SIGTERM: `detach` leaves commands running for the next server to adopt; `stop` stops them (LOST). */
+  onShutdown: 'detach' | 'stop';
+  /** How long re-attaching to a running command may keep failing before it is LOST. */
+  reattachSeconds: number;
   /** How many recent audit entries the `auditLog` query can read from memory (the file keeps all). */
   auditMemoryEntries: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -95,6 +101,9 @@ const env = z.object({
     .optional(),
   RDEV_HEARTBEAT_SECONDS: int(1, 3600).default(15),
   RDEV_SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(10),
+  RDEV_SPOOL_DIR: z.string().startsWith('/', 'must be an absolute path').optional(),
+  RDEV_ON_SHUTDOWN: z.enum(['detach', 'stop']).default('detach'),
+  RDEV_REATTACH_SECONDS: int(1, 86_400).default(120),
   RDEV_AUDIT_MEMORY_ENTRIES: int(0, 1_000_000).default(2000),
   RDEV_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   RDEV_INSECURE: flag.default(false),
@@ -135,11 +144,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       `HOST=${e.HOST}: refusing to listen beyond loopback without authentication; set RDEV_TOKENS_FILE, or RDEV_INSECURE=1 to accept that anyone who reaches the port can run commands`,
     );
   }
+  const backend = e.RDEV_BACKEND ?? (e.KUBERNETES_SERVICE_HOST ? 'kube' : 'local');
+  const dataDir = path.resolve(e.RDEV_DATA_DIR);
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
-    backend: e.RDEV_BACKEND ?? (e.KUBERNETES_SERVICE_HOST ? 'kube' : 'local'),
-    dataDir: path.resolve(e.RDEV_DATA_DIR),
+    backend,
+    dataDir,
     projectsFile: e.RDEV_PROJECTS_FILE,
     kubeconfig: e.KUBECONFIG || undefined,
     namespace: e.RDEV_NAMESPACE,
@@ -168,6 +179,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     gitSubcommands: e.RDEV_GIT_SUBCOMMANDS ?? [...DEFAULT_GIT_SUBCOMMANDS],
     heartbeatSeconds: e.RDEV_HEARTBEAT_SECONDS,
     shutdownGraceSeconds: e.RDEV_SHUTDOWN_GRACE_SECONDS,
+    spoolDir: e.RDEV_SPOOL_DIR ?? (backend === 'kube' ? '/tmp/rdev' : path.join(dataDir, 'spool')),
+    onShutdown: e.RDEV_ON_SHUTDOWN,
+    reattachSeconds: e.RDEV_REATTACH_SECONDS,
     auditMemoryEntries: e.RDEV_AUDIT_MEMORY_ENTRIES,
     logLevel: e.RDEV_LOG_LEVEL,
     insecure: e.RDEV_INSECURE,

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { createMemoryCommandStore, type CommandStore } from './runs/command-store.js';
 import type { EventLog } from './runs/event-log.js';
+import { isFinal } from './runs/types.js';
 import { createMemoryEventLog } from './runs/memory-event-log.js';
 import { createMemoryIdempotency, type IdempotencyStore } from './store/idempotency.js';
 import { openSqliteStore } from './store/sqlite.js';
@@ -21,8 +22,8 @@ export interface History {
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
 
 /**
- * Opens the history store. SQLite: marks what a previous process left running as LOST ("server
- * restarted"), then prunes by age and size now and every 10 minutes, never a running command.
+ * Opens the history store. SQLite: prunes by age and size now and every 10 minutes, never a
+ * command that is not finished (what a previous server left running is adopted by the run manager).
  */
 export function openHistory(
   config: Readonly<Config>,
@@ -40,14 +41,15 @@ export function openHistory(
   }
   const file = path.join(config.dataDir, 'rdev.sqlite');
   const store = openSqliteStore({ file, flushMs: config.flushMs, logger });
-  const { lost } = store.recover();
-  if (lost.length > 0) logger.warn('commands left running by the previous process are LOST', { count: lost.length, commandIds: lost.slice(0, 50) });
   const prune = (): void => {
     try {
       const report = store.prune({
         maxAgeMs: config.retentionDays > 0 ? config.retentionDays * 86_400_000 : undefined,
         maxOutputBytes: config.retentionMaxBytes > 0 ? config.retentionMaxBytes : undefined,
-        isRunning: (id) => store.commands.isLive(id),
+        isRunning: (id) => {
+          const command = store.commands.get(id);
+          return command !== undefined && !isFinal(command.status);
+        },
       });
       if (report.commands > 0) logger.info('retention pruned command output', { ...report });
     } catch (err) {

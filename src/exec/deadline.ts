@@ -1,16 +1,5 @@
 /** Bounding waits: every path of the kube backend has a timeout. */
 
-/** True when `p` settled (either way) within `ms`, false when the time ran out first. */
-export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** `p`, or a rejection "no answer within <ms> ms" after `ms` (what `p` was doing goes on unobserved). */
 export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

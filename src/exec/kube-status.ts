@@ -1,12 +1,10 @@
 /**
- * How a Kubernetes exec ended → our {@link ExecOutcome}. Pure, so every path is unit-tested: the
- * `metav1.Status` of the remotecommand status channel (v4/v5), a socket that closed without one,
- * an abort, a pod that went away. No `@kubernetes/client-node` import: the Status is read through
- * a structural type.
+ * How one Kubernetes exec ended, in our terms. Pure, so every path is unit-tested: the
+ * `metav1.Status` of the remotecommand status channel (v4/v5), or a socket that closed without
+ * one. No `@kubernetes/client-node` import: the Status is read through a structural type.
  *
  * @see https://github.com/kubernetes/kubernetes/blob/master/staging/src/k8s.io/apimachinery/pkg/util/remotecommand/constants.go
  */
-import type { ExecOutcome } from './executor.js';
 
 /** The fields of a `metav1.Status` that the status channel uses. */
 export interface StatusLike {
@@ -18,12 +16,8 @@ export interface StatusLike {
   details?: { causes?: Array<{ reason?: string | undefined; message?: string | undefined }> | undefined } | undefined;
 }
 
-/** Everything the executor observed about one exec stream, once it is over. */
+/** What the executor observed about one exec stream, once its socket has closed. */
 export interface ExecEnd {
-  /** The caller's signal aborted (the command was being stopped). */
-  aborted?: boolean;
-  /** The pod was deleted or is being deleted: the reason in words. */
-  podGone?: string | null;
   /** The Status that arrived on channel 3, if any. */
   status?: StatusLike | null;
   /** WebSocket close code (1006: closed without a close frame). */
@@ -32,31 +26,34 @@ export interface ExecEnd {
   error?: string | null;
 }
 
-/** An outcome, or a command the pod could not start at all (the run then fails with the reason). */
-export type ExecEnding = ExecOutcome | { type: 'failed'; reason: string };
+/** How the exec's process ended, as far as the status channel told. */
+export type ExecEnding =
+  /** The process exited with this code (the exec's own process: a script of `supervisor.ts`). */
+  | { type: 'exit'; exitCode: number }
+  /** The pod could not run the process, or the status made no sense: the reason in words. */
+  | { type: 'failed'; reason: string }
+  /** No status: the connection closed first (cut, API server away, no pongs). */
+  | { type: 'closed'; reason: string };
 
 /**
- * Decides the outcome, first match wins: aborted; the pod went away (`lost`); a `Success` Status
- * (exit 0); a `NonZeroExitCode` Status (its `ExitCode` cause); another Failure Status (the pod
- * could not run the command: `failed`); no Status at all (`lost`, the connection dropped).
+ * Decides the ending, first match wins: a `Success` Status (exit 0); a `NonZeroExitCode` Status
+ * (its `ExitCode` cause); another Failure Status (`failed`); no Status at all (`closed`).
  */
-export function execOutcome(end: ExecEnd): ExecEnding {
-  if (end.aborted) return { type: 'aborted' };
-  if (end.podGone) return { type: 'lost', reason: end.podGone };
+export function execEnding(end: ExecEnd): ExecEnding {
   const status = end.status;
   if (status) {
-    if (status.status === 'Success') return { type: 'exited', exitCode: 0 };
+    if (status.status === 'Success') return { type: 'exit', exitCode: 0 };
     if (status.reason === 'NonZeroExitCode') {
       const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
       const code = cause?.message !== undefined && /^\d{1,3}$/.test(cause.message) ? Number(cause.message) : NaN;
-      if (code >= 0 && code <= 255) return { type: 'exited', exitCode: code };
-      return { type: 'lost', reason: `the exec ended with a non-zero exit status but no exit code: ${status.message ?? 'no message'}` };
+      if (code >= 0 && code <= 255) return { type: 'exit', exitCode: code };
+      return { type: 'failed', reason: `the exec ended with a non-zero exit status but no exit code: ${status.message ?? 'no message'}` };
     }
     const words = status.message || status.reason || `status ${status.status ?? 'unknown'}`;
     return { type: 'failed', reason: `the pod could not run the command: ${words}` };
   }
   const why = end.error ? `: ${end.error}` : end.closeCode ? ` (WebSocket close code ${end.closeCode})` : '';
-  return { type: 'lost', reason: `the connection to the pod closed without an exit status${why}` };
+  return { type: 'closed', reason: `the connection to the pod closed without an exit status${why}` };
 }
 
 /**

@@ -1,19 +1,30 @@
-import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { ApiException, CoreV1Api, Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; used to give each exec its own streams (see openExec).
 import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import type { Logger } from '../logger.js';
-import { within, withTimeout } from './deadline.js';
-import { execArgv, killArgv, parsePgid, pidFileFor, termArgv } from './kube-argv.js';
-import { connectFailure, execOutcome } from './kube-status.js';
-import type { ExecOutcome, ExecRequest, Executor } from './executor.js';
+import { withTimeout } from './deadline.js';
+import type { AttachOutcome, AttachRequest, Executor, Offsets, StartRequest, Started, SupervisedRef } from './executor.js';
+import { connectFailure, execEnding, type ExecEnding } from './kube-status.js';
+import {
+  checkArgv,
+  followArgv,
+  followVerdict,
+  isFinalFollowExit,
+  parseCheck,
+  type CheckResult,
+  parsePgid,
+  removeArgv,
+  signalArgv,
+  spoolDirOf,
+  startArgv,
+} from './supervisor.js';
 
 type Socket = Awaited<ReturnType<Exec['exec']>>;
+type Stream = 'STDOUT' | 'STDERR';
 
-/** Tells the executor that a pod was deleted, so that commands running in it end as LOST at once. */
+/** Tells the executor that a pod was deleted, so that commands in it end as `lost` at once. */
 export interface PodGoneSource {
   /** Calls `listener` with the reason in words when pod `pod` is deleted; returns the unsubscribe. */
   onPodGone(pod: string, listener: (reason: string) => void): () => void;
@@ -31,31 +42,36 @@ export interface KubeExecutorOptions {
    * @default '/workspace'
    */
   workspace?: string;
-  /** Source of pod deletions (the kube registry); without it a deleted pod is noticed by the exec alone. */
+  /**
+   * Spool root in the pod (`RDEV_SPOOL_DIR`): a command's spool is `<spoolDir>/<command id>`.
+   * @default '/tmp/rdev'
+   */
+  spoolDir?: string;
+  /**
+   * What each spool file keeps on the pod's disk, in bytes (`RDEV_MAX_OUTPUT_BYTES`): the blocks
+   * past it are freed while the command runs (`StartArgvOptions.maxSpoolBytes`). Undefined or 0: no bound.
+   */
+  maxSpoolBytes?: number | undefined;
+  /** Source of pod deletions (the kube registry); without it a deleted pod is noticed through the API. */
   pods?: PodGoneSource;
   logger?: Logger;
-  /**
-   * How long a cancelled command's group has after SIGTERM before it gets SIGKILL.
-   * @default 2000
-   */
-  killGraceMs?: number;
   /**
    * Bound on opening an exec WebSocket.
    * @default 15000
    */
   connectTimeoutMs?: number;
   /**
-   * Bound on each control exec (the `kill`s) and on the pod check.
+   * Bound on each control exec (signal, remove, the check after a follow) and on the pod check.
    * @default 5000
    */
   controlTimeoutMs?: number;
   /**
-   * Interval of WebSocket pings on a command's socket.
+   * Interval of WebSocket pings on an exec's socket.
    * @default 5000
    */
   heartbeatMs?: number;
   /**
-   * A command's socket with no pong for this long is dropped, and the command is LOST.
+   * An exec socket with no pong for this long is dropped (an attach then ends `disconnected`).
    * @default 60000
    */
   deadAfterMs?: number;
@@ -64,26 +80,59 @@ export interface KubeExecutorOptions {
 /** The CLOSE channel of remotecommand v5. */
 const CLOSE_CHANNEL = 255;
 const V5 = 'v5.channel.k8s.io';
+/** Follows in a row that may end with bytes left over (a follower that failed) before the attach gives up as disconnected. */
+const MAX_FOLLOWS = 3;
+
+/** How one exec went, once its socket has closed. */
+type ExecResult =
+  | { type: 'ended'; ending: ExecEnding }
+  /** The pod was deleted meanwhile (the registry said so): the reason in words. */
+  | { type: 'pod-gone'; reason: string }
+  /** The caller's signal (or close()) aborted it. */
+  | { type: 'aborted' }
+  /** The socket could not be opened: the reason in words. */
+  | { type: 'unreachable'; reason: string };
+
+/** What {@link KubeExecutor.exec} needs besides the pod and argv. */
+interface ExecIo {
+  /** Bytes for stdin, then half-close; 'open' keeps stdin open until the socket closes; null: no stdin. */
+  stdin: Buffer | 'open' | null;
+  onOutput: (stream: Stream, bytes: Buffer) => void;
+  signal: AbortSignal;
+  /** Terminates the exec after this long (control execs). */
+  timeoutMs?: number;
+}
 
 /**
- * Runs commands in pods through `@kubernetes/client-node`'s `Exec` (pods/exec over WebSocket, in
- * process). Exit codes come from the status channel; cancel signals the command's process group
- * with a second exec (see `kube-argv.ts` for the exact argv).
+ * Runs supervised commands in pods through `@kubernetes/client-node`'s `Exec` (pods/exec over
+ * WebSocket, in process). Every operation is one exec of a script from `supervisor.ts`: `start`
+ * launches the supervisor, `attach` follows the spool from byte offsets ({@link followArgv}),
+ * `signal` and `remove` are short control execs. Exit codes come from the status channel.
  *
  * @see https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/ (pods/exec)
  */
 export function createKubeExecutor(o: KubeExecutorOptions): Executor {
   const kc = o.kubeConfig;
-  const killGraceMs = o.killGraceMs ?? 2000;
+  const spoolRoot = o.spoolDir ?? '/tmp/rdev';
   const connectTimeoutMs = o.connectTimeoutMs ?? 15_000;
   const controlTimeoutMs = o.controlTimeoutMs ?? 5000;
   const heartbeatMs = o.heartbeatMs ?? 5000;
   const deadAfterMs = o.deadAfterMs ?? 60_000;
   const api = kc.makeApiClient(CoreV1Api);
-  const sockets = new Set<Socket>();
-  const runs = new Set<{ stop: AbortController; done: Promise<unknown> }>();
-  const cleanups = new Set<Promise<void>>();
-  let closed = false;
+  // close() aborts this: every attach ends `detached` (starts and control execs run to their end).
+  const closing = new AbortController();
+  const pending = new Set<Promise<unknown>>();
+
+  /** Tracks `p` so that close() can wait for it. */
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    pending.add(settled);
+    void settled.then(() => pending.delete(settled));
+    return p;
+  };
 
   /** Opens one exec socket; rejects when it cannot be opened within `connectTimeoutMs`. */
   const openExec = (pod: string, argv: string[], stdout: Writable, stderr: Writable, stdin: PassThrough | null, onStatus: (s: V1Status) => void): Promise<Socket> => {
@@ -94,17 +143,15 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     const ws: WebSocketInterface = {
       connect: (path, text, binary) => handler.connect(path, text, binary && ((channel, buff) => channel === CLOSE_CHANNEL || binary(channel, buff))),
     };
-    const pending = new Exec(kc, ws).exec(o.namespace, pod, o.container, argv, stdout, stderr, stdin, false, onStatus);
+    const opening = new Exec(kc, ws).exec(o.namespace, pod, o.container, argv, stdout, stderr, stdin, false, onStatus);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new Error(`no answer within ${connectTimeoutMs} ms`));
-        void pending.then((late) => late.terminate(), () => undefined);
+        void opening.then((late) => late.terminate(), () => undefined);
       }, connectTimeoutMs);
-      pending.then(
+      opening.then(
         (socket) => {
           clearTimeout(timer);
-          sockets.add(socket);
-          socket.once('close', () => sockets.delete(socket));
           resolve(socket);
         },
         (err: unknown) => {
@@ -115,52 +162,74 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     });
   };
 
-  /** A short exec (the kills); resolves with its stdout once it ended or timed out, undefined if it could not run. */
-  const control = async (pod: string, argv: string[]): Promise<string | undefined> => {
-    const out: Buffer[] = [];
-    const sink = (keep: boolean) =>
+  /**
+   * One exec, from opening to its socket's close: output to `io.onOutput` synchronously as it
+   * arrives (so stdout and stderr keep their arrival order); nothing after an abort.
+   */
+  const exec = async (pod: string, argv: string[], io: ExecIo): Promise<ExecResult> => {
+    const signal = io.signal;
+    if (signal.aborted) return { type: 'aborted' };
+    let podGone: string | null = null;
+    let status: V1Status | null = null;
+    let error: string | null = null;
+    let socket: Socket | undefined;
+    const forward = (stream: Stream) =>
       new Writable({
         write(chunk: Buffer, _encoding, callback) {
-          if (keep) out.push(chunk);
+          if (!signal.aborted && !podGone) io.onOutput(stream, chunk);
           callback();
         },
-      });
+      }).on('error', (err) => o.logger?.warn('exec output stream error', { pod, err: err.message }));
+    const stdin = io.stdin === null ? null : new PassThrough();
+    const unsubscribe = o.pods?.onPodGone(pod, (reason) => {
+      podGone ??= reason;
+      socket?.terminate();
+    });
+    const onAbort = (): void => socket?.terminate();
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const socket = await openExec(pod, argv, sink(true), sink(false), null, () => undefined);
-      if (!(await within(closeOf(socket), controlTimeoutMs))) socket.terminate();
-    } catch (err) {
-      o.logger?.warn('control exec failed', { pod, argv0: argv[0], err: messageOf(err) });
-      return undefined;
+      try {
+        socket = await openExec(pod, argv, forward('STDOUT'), forward('STDERR'), stdin, (s) => (status = s));
+      } catch (err) {
+        if (signal.aborted) return { type: 'aborted' };
+        if (podGone) return { type: 'pod-gone', reason: podGone };
+        return { type: 'unreachable', reason: connectFailure(pod, messageOf(err)) };
+      }
+      const open = socket;
+      const closed = closeOf(open);
+      open.on('error', (err: Error) => (error ??= err.message));
+      if (signal.aborted || podGone) open.terminate();
+      if (stdin && io.stdin !== 'open') {
+        // client-node half-closes (v5 CLOSE) when the stream ends; before v5 it would close the socket.
+        if (open.protocol !== V5) o.logger?.warn('exec stdin cannot be closed before remotecommand v5', { pod, protocol: open.protocol });
+        stdin.end(io.stdin);
+      }
+      const stopBeat = heartbeat(open, heartbeatMs, deadAfterMs, (why) => {
+        error ??= why;
+        open.terminate();
+      });
+      const timer =
+        io.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              error ??= `no exit status within ${io.timeoutMs} ms`;
+              open.terminate();
+            }, io.timeoutMs);
+      const closeCode = await closed;
+      stopBeat();
+      clearTimeout(timer);
+      if (podGone) return { type: 'pod-gone', reason: podGone };
+      // Output after the abort was dropped: even an exit status cannot make it complete.
+      if (signal.aborted) return { type: 'aborted' };
+      return { type: 'ended', ending: execEnding({ status, closeCode, error }) };
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      unsubscribe?.();
+      stdin?.destroy();
     }
-    return Buffer.concat(out).toString();
   };
 
-  /** SIGTERM to the group, SIGKILL once `ended` settles or after the grace, pid file removed; false if the pod could not be reached. */
-  const stopGroup = async (pod: string, pidFile: string, ended: Promise<unknown>): Promise<boolean> => {
-    const out = await control(pod, termArgv(pidFile));
-    if (out === undefined) return false;
-    const pgid = parsePgid(out);
-    if (pgid === undefined) return true; // no pid file: the command had ended, or never started
-    await within(ended, killGraceMs);
-    return (await control(pod, killArgv(pgid, pidFile))) !== undefined;
-  };
-
-  /**
-   * Stops the process group of a command whose connection was lost. The API server may be the
-   * thing that went away, so the kill is retried (1 s, 2 s, 4 s … 30 s apart, for 10 minutes)
-   * until an exec reaches the pod again; otherwise the process would run on, unseen and untimed.
-   */
-  const reapOrphan = async (pod: string, pidFile: string): Promise<void> => {
-    const deadline = Date.now() + 10 * 60_000;
-    for (let delay = 1000; !closed && Date.now() < deadline; delay = Math.min(delay * 2, 30_000)) {
-      // Nothing tells when it ends after SIGTERM: SIGKILL what is left after the whole grace.
-      if (await stopGroup(pod, pidFile, new Promise((r) => setTimeout(r, killGraceMs)))) return;
-      await new Promise((r) => setTimeout(r, delay).unref());
-    }
-    o.logger?.error('could not stop a lost command in its pod', { pod, pidFile });
-  };
-
-  /** Asks the API whether the pod was deleted (a SIGKILL exit may be the pod's death). */
+  /** Asks the API whether the pod was deleted: the reason in words, or null (there, or cannot tell). */
   const podDeleted = async (pod: string): Promise<string | null> => {
     try {
       const found = await withTimeout(api.readNamespacedPod({ name: pod, namespace: o.namespace }), controlTimeoutMs);
@@ -170,106 +239,123 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     }
   };
 
-  const run = async (request: ExecRequest): Promise<ExecOutcome> => {
-    if (closed) throw new Error('the Kubernetes executor is closed');
-    const pod = request.target.pod;
-    if (!pod) throw new Error(`project ${request.target.projectId} has no pod`);
-    const stop = new AbortController();
-    const signal = AbortSignal.any([request.signal, stop.signal]);
-    if (signal.aborted) return { type: 'aborted' };
-    const pidFile = pidFileFor(randomBytes(8).toString('hex'));
-    const workspace = request.target.workspace || o.workspace || '/workspace';
-    const argv = execArgv({ pidFile, workspace, dir: posix.join(workspace, request.workdir), argv: request.argv, env: request.env });
-    // Writes reach onOutput synchronously, so stdout and stderr keep their arrival order.
-    const forward = (stream: 'STDOUT' | 'STDERR') =>
-      new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          request.onOutput(stream, chunk);
-          callback();
-        },
-      }).on('error', (err) => o.logger?.warn('output stream error', { pod, err: err.message }));
-    const stdout = forward('STDOUT');
-    const stderr = forward('STDERR');
-    const stdin = request.stdin === undefined ? null : new PassThrough();
-    let status: V1Status | null = null;
-    let podGone: string | null = null;
-    let error: string | null = null;
-    let socket: Socket | undefined;
-    const entry = { stop, done: Promise.resolve() as Promise<unknown> };
-    runs.add(entry);
-    const unsubscribe = o.pods?.onPodGone(pod, (reason) => {
-      if (status) return; // it had ended already
-      podGone ??= reason;
-      socket?.terminate();
+  /** A short exec that must exit 0 within `controlTimeoutMs`; resolves with its stdout, rejects in words. */
+  const control = async (pod: string, argv: string[], what: string): Promise<string> => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const r = await exec(pod, argv, {
+      stdin: null,
+      onOutput: (stream, bytes) => (stream === 'STDOUT' ? out : err).push(bytes),
+      signal: new AbortController().signal,
+      timeoutMs: controlTimeoutMs,
     });
-
-    const body = async (): Promise<ExecOutcome> => {
-      try {
-        socket = await openExec(pod, argv, stdout, stderr, stdin, (s) => (status = s));
-      } catch (err) {
-        if (signal.aborted) return { type: 'aborted' };
-        if (podGone) return { type: 'lost', reason: podGone };
-        throw new Error(connectFailure(pod, messageOf(err)));
-      }
-      const open = socket;
-      const ended = closeOf(open);
-      open.on('error', (err: Error) => (error ??= err.message));
-      if (podGone) open.terminate();
-      if (stdin) {
-        stdin.end(Buffer.from(request.stdin ?? ''));
-        // Before v5 there is no half-close: client-node would close the whole socket at stdin's end.
-        if (open.protocol !== V5) o.logger?.warn('exec stdin cannot be closed before remotecommand v5', { pod, protocol: open.protocol });
-      }
-      const stopBeat = heartbeat(open, heartbeatMs, deadAfterMs, (why) => {
-        error ??= why;
-        open.terminate();
-      });
-      let stopping: Promise<void> | undefined;
-      const onAbort = (): void => {
-        stopping ??= stopGroup(pod, pidFile, ended)
-          .then(() => undefined)
-          .finally(() => within(ended, controlTimeoutMs).then(() => open.terminate()));
-      };
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-      const closeCode = await ended;
-      signal.removeEventListener('abort', onAbort);
-      stopBeat();
-      if (stopping) await stopping;
-      stdout.end();
-      stderr.end();
-      await Promise.all([finished(stdout), finished(stderr)]).catch(() => undefined);
-      const exit = execOutcome({ status });
-      if (!stopping && !podGone && exit.type === 'exited' && exit.exitCode >= 128) podGone = await podDeleted(pod);
-      const ending = execOutcome({ aborted: stopping !== undefined, podGone, status, closeCode, error });
-      if (ending.type === 'failed') throw new Error(ending.reason);
-      if (ending.type === 'lost' && !podGone) {
-        // The process outlives its socket; nobody can see it any more, so stop it.
-        const cleanup = reapOrphan(pod, pidFile).catch(() => undefined);
-        cleanups.add(cleanup);
-        void cleanup.finally(() => cleanups.delete(cleanup));
-      }
-      return ending;
-    };
-
-    const done = body();
-    entry.done = done.catch(() => undefined);
-    try {
-      return await done;
-    } finally {
-      unsubscribe?.();
-      runs.delete(entry);
+    const fail = (reason: string) => new Error(`cannot ${what} in pod ${pod}: ${reason}`);
+    switch (r.type) {
+      case 'aborted': // not abortable
+      case 'pod-gone':
+      case 'unreachable':
+        throw fail(r.type === 'aborted' ? 'aborted' : r.reason);
+      case 'ended':
+        if (r.ending.type === 'exit' && r.ending.exitCode === 0) return Buffer.concat(out).toString();
+        if (r.ending.type === 'exit') throw fail(`exit code ${r.ending.exitCode}: ${Buffer.concat(err).toString().trim() || 'no message'}`);
+        throw fail((await podDeleted(pod)) ?? r.ending.reason);
     }
   };
 
+  const podOf = (ref: SupervisedRef): string => {
+    if (closing.signal.aborted) throw new Error('the Kubernetes executor is closed');
+    const pod = ref.target.pod;
+    if (!pod) throw new Error(`project ${ref.target.projectId} has no pod`);
+    return pod;
+  };
+
+  const start = async (request: StartRequest): Promise<Started> => {
+    const pod = podOf(request);
+    const workspace = request.target.workspace || o.workspace || '/workspace';
+    const argv = startArgv({
+      spool: spoolDirOf(spoolRoot, request.commandId),
+      workspace,
+      dir: posix.join(workspace, request.workdir),
+      argv: request.argv,
+      env: request.env,
+      stdin: request.stdin !== undefined,
+      maxSpoolBytes: o.maxSpoolBytes,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const r = await exec(pod, argv, {
+      stdin: request.stdin === undefined ? null : Buffer.from(request.stdin),
+      onOutput: (stream, bytes) => (stream === 'STDOUT' ? out : err).push(bytes),
+      signal: new AbortController().signal,
+    });
+    const fail = (reason: string) => new Error(`cannot start the command in pod ${pod}: ${reason}`);
+    if (r.type === 'aborted') throw fail('the Kubernetes executor closed');
+    if (r.type !== 'ended') throw fail(r.reason);
+    const ending = r.ending;
+    if (ending.type === 'exit' && ending.exitCode === 0) return { pgid: parsePgid(Buffer.concat(out).toString()) ?? null };
+    if (ending.type === 'exit') throw fail(`the start script exited ${ending.exitCode}: ${Buffer.concat(err).toString().trim() || 'no message'}`);
+    throw fail((await podDeleted(pod)) ?? ending.reason);
+  };
+
+  const attach = async (request: AttachRequest): Promise<AttachOutcome> => {
+    const pod = podOf(request);
+    const spool = spoolDirOf(spoolRoot, request.commandId);
+    const delivered: Offsets = { ...request.offsets };
+    const onOutput = (stream: Stream, bytes: Buffer): void => {
+      if (stream === 'STDOUT') delivered.stdout += bytes.length;
+      else delivered.stderr += bytes.length;
+      request.onOutput(stream, bytes);
+    };
+    /** The connection broke: `lost` if the pod was deleted, else `disconnected`. */
+    const broke = async (reason: string): Promise<AttachOutcome> => {
+      const deleted = await podDeleted(pod);
+      return deleted ? { type: 'lost', reason: deleted } : { type: 'disconnected', reason };
+    };
+    for (let follows = 1; ; follows++) {
+      const r = await exec(pod, followArgv(spool, delivered), { stdin: 'open', onOutput, signal: AbortSignal.any([request.signal, closing.signal]) });
+      if (r.type === 'aborted') return { type: 'detached' };
+      if (r.type === 'pod-gone') return { type: 'lost', reason: r.reason };
+      if (r.type === 'unreachable') return broke(r.reason);
+      if (r.ending.type !== 'exit') return broke(r.ending.reason);
+      const code = r.ending.exitCode;
+      if (isFinalFollowExit(code)) return { type: 'exited', exitCode: code };
+      // 128 or more: a real exit code, or the follower's own end (killed with the pod, no record): look.
+      let check: CheckResult | undefined;
+      try {
+        check = parseCheck(await control(pod, checkArgv(spool), 'check the command'));
+      } catch (err) {
+        if (request.signal.aborted || closing.signal.aborted) return { type: 'detached' };
+        return broke(messageOf(err));
+      }
+      if (!check) return { type: 'disconnected', reason: `cannot tell how the command in pod ${pod} ended (its follower exited ${code})` };
+      const verdict = followVerdict(check, delivered, spool);
+      if (verdict.type === 'exited' || verdict.type === 'lost') return verdict;
+      if (verdict.type === 'running' || follows >= MAX_FOLLOWS) {
+        return { type: 'disconnected', reason: `the follower in pod ${pod} ended (exit ${code}) before the command's output did` };
+      }
+      // 'again': the record exists and bytes remain; the next follow prints them and ends.
+    }
+  };
+
+  const signal = async (ref: SupervisedRef, sig: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
+    const pod = podOf(ref);
+    await control(pod, signalArgv(spoolDirOf(spoolRoot, ref.commandId), sig === 'SIGTERM' ? 'TERM' : 'KILL'), `send ${sig} to the command`);
+  };
+
+  const remove = async (ref: SupervisedRef): Promise<void> => {
+    const pod = podOf(ref);
+    await control(pod, removeArgv(spoolDirOf(spoolRoot, ref.commandId)), 'remove the spool');
+  };
+
   return {
-    run,
+    start: (request) => track(start(request)),
+    attach: (request) => track(attach(request)),
+    signal: (ref, sig) => track(signal(ref, sig)),
+    remove: (ref) => track(remove(ref)),
     async close() {
-      closed = true;
-      for (const r of runs) r.stop.abort();
-      await within(Promise.all([...runs].map((r) => r.done)), killGraceMs + 3 * controlTimeoutMs);
-      await within(Promise.all(cleanups), killGraceMs + 2 * controlTimeoutMs);
-      for (const s of sockets) s.terminate();
+      closing.abort();
+      // Aborted execs terminate their sockets; each settles once its socket has closed.
+      await Promise.all([...pending]);
     },
   };
 }

@@ -1,116 +1,305 @@
 import { spawn } from 'node:child_process';
+import { watch, type FSWatcher } from 'node:fs';
+import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { ExecOutcome, ExecRequest, Executor } from './executor.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AttachOutcome, AttachRequest, Executor, StartRequest, Started, SupervisedRef } from './executor.js';
+import { lostReason, parsePgid, spoolDirOf, startArgv } from './supervisor.js';
 
 /** Options of the local executor. */
 export interface LocalExecutorOptions {
+  /** Directory holding one spool directory per command (`RDEV_SPOOL_DIR`); created on demand. */
+  spoolDir: string;
   /**
-   * How long a process group has after SIGTERM before it gets SIGKILL.
+   * How soon an attach looks at the spool again when no change notification came (a fallback:
+   * `fs.watch` wakes it at once on every write and on the exit record). While nothing changes the
+   * pause doubles up to `maxPollMs`; any output brings it back.
+   * @default 20
+   */
+  pollMs?: number;
+  /**
+   * The longest pause between two looks of an idle attach.
+   * @default 250
+   */
+  maxPollMs?: number;
+  /**
+   * How long `signal` waits for a command's process group to be recorded (a cancel right after a start).
    * @default 2000
    */
-  killGraceMs?: number;
+  pgidWaitMs?: number;
   /**
-   * How long to wait for the output pipes to drain after the main process exited, when a
-   * background child still holds them open.
-   * @default 200
+   * What each spool file keeps on disk, in bytes (`RDEV_MAX_OUTPUT_BYTES`): the blocks past it
+   * are freed while the command runs (`StartArgvOptions.maxSpoolBytes`). Undefined or 0: no bound.
    */
-  drainMs?: number;
+  maxSpoolBytes?: number | undefined;
 }
 
-/** Sends `signal` to a whole process group, ignoring one that is already gone. */
-export function killGroup(pgid: number, signal: NodeJS.Signals): void {
+/** The most an attach reads from one stream at a time. */
+const CHUNK_BYTES = 1024 * 1024;
+/** How often an idle attach checks that the supervisor still runs. */
+const SUPERVISOR_LOOK_MS = 200;
+
+/**
+ * Runs supervised commands on this machine: one `sh` spawn starts the supervisor
+ * (`supervisor.ts`) in a session of its own, so a command outlives the server; an attach reads
+ * the spool files from byte offsets, woken by `fs.watch` with a poll as a fallback.
+ */
+export function createLocalExecutor(options: LocalExecutorOptions): Executor {
+  const pollMs = options.pollMs ?? 20;
+  const maxPollMs = Math.max(pollMs, options.maxPollMs ?? 250);
+  const pgidWaitMs = options.pgidWaitMs ?? 2000;
+  const spoolOf = (ref: SupervisedRef): string => spoolDirOf(options.spoolDir, ref.commandId);
+  // Aborted by close(): open attaches detach, signal() stops waiting for a group.
+  const closing = new AbortController();
+  const attaches = new Set<Promise<AttachOutcome>>();
+
+  const start = async (request: StartRequest): Promise<Started> => {
+    if (closing.signal.aborted) throw new Error('the executor is closed');
+    const spool = spoolOf(request);
+    const workspace = request.target.workspace;
+    const [file, ...args] = startArgv({ spool, workspace, dir: path.resolve(workspace, request.workdir), argv: request.argv, env: request.env, stdin: request.stdin !== undefined, maxSpoolBytes: options.maxSpoolBytes });
+    const { code, stdout, stderr } = await runStartScript(file!, args, workspace, request.stdin);
+    if (code !== 0) throw new Error(stderr.trim() || `the start script exited with ${code}`);
+    const pgid = parsePgid(stdout);
+    if (pgid !== undefined) return { pgid };
+    // Refused inside the workspace: the script recorded exit 125 and printed nothing.
+    if (await exists(`${spool}/exit`)) return { pgid: null };
+    throw new Error(`the start script printed no process group and recorded no exit (stdout ${JSON.stringify(stdout)})`);
+  };
+
+  const attach = (request: AttachRequest): Promise<AttachOutcome> => {
+    let spool: string;
+    try {
+      spool = spoolOf(request);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    request.signal.addEventListener('abort', onAbort, { once: true });
+    closing.signal.addEventListener('abort', onAbort, { once: true });
+    if (request.signal.aborted || closing.signal.aborted) stop.abort();
+    const done = follow(spool, request, stop.signal, pollMs, maxPollMs).finally(() => {
+      request.signal.removeEventListener('abort', onAbort);
+      closing.signal.removeEventListener('abort', onAbort);
+      attaches.delete(done);
+    });
+    attaches.add(done);
+    return done;
+  };
+
+  const signal = async (ref: SupervisedRef, sig: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
+    const spool = spoolOf(ref);
+    const deadline = Date.now() + pgidWaitMs;
+    let pgid: number | undefined;
+    for (;;) {
+      // A finished command's group is gone and its id may belong to someone else by now.
+      if (await exists(`${spool}/exit`)) return;
+      pgid = parsePgid((await readText(`${spool}/pgid`)) ?? '');
+      if (pgid !== undefined || Date.now() >= deadline) break;
+      try {
+        await sleep(pollMs, undefined, { signal: closing.signal });
+      } catch {
+        return; // closed
+      }
+    }
+    if (pgid === undefined) return;
+    try {
+      process.kill(-pgid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  };
+
+  return {
+    start,
+    attach,
+    signal,
+    async remove(ref) {
+      await rm(spoolOf(ref), { recursive: true, force: true });
+    },
+    async close() {
+      closing.abort();
+      await Promise.allSettled([...attaches]);
+    },
+  };
+}
+
+/** Runs the start script to its end: its stdin is the command's, its stdout the group id. */
+function runStartScript(file: string, args: string[], cwd: string, stdin: string | Uint8Array | undefined): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // The server's environment goes to the command as is; an allowlist is a later issue.
+    const child = spawn(file, args, { cwd, env: process.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Not unref'd: we wait for this short script's exit, which an unref'd child may never report. The
+    // supervisor it launches is no child of ours (its own session, stdio on /dev/null): nothing here holds it.
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdin.on('error', () => {}); // EPIPE when the script failed before reading its stdin
+    child.stdin.end(stdin ?? undefined);
+    child.on('error', (e) => reject(new Error(`cannot start the supervisor in ${cwd}: ${e.message}`)));
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+  });
+}
+
+/** One spool file read from an offset. */
+interface StreamReader {
+  name: 'STDOUT' | 'STDERR';
+  file: string;
+  position: number;
+  handle?: FileHandle;
+}
+
+/** Follows one spool until its exit record, its loss, or `stop`. Releases every handle, watcher and timer before settling. */
+async function follow(spool: string, request: AttachRequest, stop: AbortSignal, pollMs: number, maxPollMs: number): Promise<AttachOutcome> {
+  const readers: StreamReader[] = [
+    { name: 'STDOUT', file: `${spool}/stdout`, position: request.offsets.stdout },
+    { name: 'STDERR', file: `${spool}/stderr`, position: request.offsets.stderr },
+  ];
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let dirty = false;
+  let idleMs = pollMs;
+  let nextLook = 0;
+  let waiter: (() => void) | undefined;
+  const wake = (): void => {
+    dirty = true;
+    waiter?.();
+  };
+  stop.addEventListener('abort', wake, { once: true });
+
+  /** Reads one chunk of a stream if there is one; false when it is at its end for now. */
+  const readChunk = async (r: StreamReader): Promise<boolean> => {
+    if (!r.handle) {
+      try {
+        r.handle = await open(r.file, 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw err;
+      }
+      if (stop.aborted) return false;
+    }
+    const { size } = await r.handle.stat();
+    if (size <= r.position || stop.aborted) return false;
+    const buffer = Buffer.allocUnsafe(Math.min(size - r.position, CHUNK_BYTES));
+    const { bytesRead } = await r.handle.read(buffer, 0, buffer.length, r.position);
+    if (bytesRead === 0 || stop.aborted) return false;
+    r.position += bytesRead;
+    request.onOutput(r.name, buffer.subarray(0, bytesRead));
+    return true;
+  };
+  /** Delivers everything both streams hold right now, a chunk of each in turn; whether there was any. */
+  const drain = async (): Promise<boolean> => {
+    let any = false;
+    let more = true;
+    while (more && !stop.aborted) {
+      const a = await readChunk(readers[0]!);
+      const b = await readChunk(readers[1]!);
+      more = a || b;
+      any ||= more;
+    }
+    return any;
+  };
+  const pause = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (dirty || stop.aborted) return resolve();
+      waiter = () => {
+        clearTimeout(timer);
+        waiter = undefined;
+        resolve();
+      };
+      timer = setTimeout(waiter, idleMs);
+    });
+  const finish = async (exit: string): Promise<AttachOutcome> => {
+    await drain();
+    if (stop.aborted) return { type: 'detached' };
+    const exitCode = Number(exit.trim());
+    return Number.isInteger(exitCode) && exitCode >= 0 && exitCode <= 255
+      ? { type: 'exited', exitCode }
+      : { type: 'lost', reason: `its exit record ${spool}/exit is unreadable: ${JSON.stringify(exit)}` };
+  };
+
   try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: the group has no process left.
+    if (stop.aborted) return { type: 'detached' };
+    try {
+      watcher = watch(spool, { persistent: false }, wake);
+      watcher.on('error', wake); // the directory went away: the next look says so
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { type: 'lost', reason: lostReason('missing', spool) };
+      // No notifications (e.g. out of inotify watches): the poll alone finds everything, later.
+    }
+    for (;;) {
+      const woken = dirty;
+      dirty = false;
+      idleMs = (await drain()) || woken ? pollMs : Math.min(idleMs * 2, maxPollMs);
+      if (stop.aborted) return { type: 'detached' };
+      // A stat while idle (cheap); the record is read once it is there.
+      let exit = (await exists(`${spool}/exit`)) ? await readText(`${spool}/exit`) : undefined;
+      if (exit !== undefined) return await finish(exit);
+      // Whether the supervisor still runs matters only for a loss: looked at a few times a second.
+      let supervisor: 'alive' | 'dead' | 'missing' = 'alive';
+      if (Date.now() >= nextLook) {
+        supervisor = await supervisorState(spool);
+        nextLook = Date.now() + SUPERVISOR_LOOK_MS;
+      }
+      if (supervisor !== 'alive') {
+        // It may have written the record between the two looks.
+        exit = await readText(`${spool}/exit`);
+        if (exit !== undefined) return await finish(exit);
+        if (supervisor === 'missing') return { type: 'lost', reason: lostReason('missing', spool) };
+        await drain();
+        if (stop.aborted) return { type: 'detached' };
+        return { type: 'lost', reason: lostReason('dead', spool) };
+      }
+      await pause();
+    }
+  } finally {
+    stop.removeEventListener('abort', wake);
+    clearTimeout(timer);
+    watcher?.close();
+    await Promise.allSettled(readers.map((r) => r.handle?.close()));
   }
 }
 
-const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };
-
-/** The shell's convention for a process killed by a signal: 128 + its number. */
-export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  return 128 + (signal ? (SIGNAL_NUMBERS[signal] ?? 1) : 1);
+/**
+ * Whether a spool's supervisor runs: `alive` also while it has not written its pid yet. A zombie
+ * counts as dead (an init that does not reap leaves the killed supervisor one), and so does a pid
+ * that now belongs to another program (read from `/proc` where there is one).
+ */
+async function supervisorState(spool: string): Promise<'alive' | 'dead' | 'missing'> {
+  const text = await readText(`${spool}/supervisor`);
+  if (text === undefined && !(await exists(spool))) return 'missing';
+  const pid = parsePgid(text ?? '');
+  if (pid === undefined) return 'alive'; // not written yet (or being written)
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return 'dead';
+  }
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.split('\0').includes('rdev-supervise') ? 'alive' : 'dead';
+  } catch {
+    return 'alive'; // no /proc here: kill(0) is all we know
+  }
 }
 
-/**
- * Runs commands as child processes on this machine: argv (no shell), cwd = the workspace (or
- * the workdir inside it), each in its own process group so that abort kills the whole tree.
- */
-export function createLocalExecutor(options: LocalExecutorOptions = {}): Executor {
-  const killGraceMs = options.killGraceMs ?? 2000;
-  const drainMs = options.drainMs ?? 200;
-  const live = new Set<number>();
+/** A small file's text; undefined when it does not exist. */
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
 
-  const run = (request: ExecRequest): Promise<ExecOutcome> =>
-    new Promise((resolve) => {
-      const [file, ...args] = request.argv;
-      const child = spawn(file!, args, {
-        cwd: path.resolve(request.target.workspace, request.workdir),
-        env: { ...process.env, ...request.env },
-        detached: true, // its own process group (setsid), so the group can be signalled
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let aborted = false;
-      let settled = false;
-      let killTimer: NodeJS.Timeout | undefined;
-      const pgid = child.pid;
-      if (pgid !== undefined) live.add(pgid);
-
-      const finish = (outcome: ExecOutcome): void => {
-        if (settled) return;
-        settled = true;
-        request.signal.removeEventListener('abort', onAbort);
-        if (pgid !== undefined) {
-          // Whatever the command left running in its group goes with it.
-          killGroup(pgid, 'SIGKILL');
-          live.delete(pgid);
-        }
-        clearTimeout(killTimer);
-        resolve(outcome);
-      };
-      const onAbort = (): void => {
-        aborted = true;
-        if (pgid === undefined) return;
-        killGroup(pgid, 'SIGTERM');
-        killTimer = setTimeout(() => killGroup(pgid, 'SIGKILL'), killGraceMs);
-      };
-
-      child.stdout.on('data', (b: Buffer) => request.onOutput('STDOUT', b));
-      child.stderr.on('data', (b: Buffer) => request.onOutput('STDERR', b));
-      child.stdin.on('error', () => {}); // EPIPE when the command does not read its stdin
-      child.stdin.end(request.stdin ?? undefined);
-
-      child.on('error', (err: NodeJS.ErrnoException) => {
-        const missing = err.code === 'ENOENT';
-        const text = missing ? `command not found: ${file}\n` : `cannot start ${file}: ${err.message}\n`;
-        request.onOutput('STDERR', Buffer.from(text));
-        finish({ type: 'exited', exitCode: missing ? 127 : 126 });
-      });
-      let exitOutcome: ExecOutcome | undefined;
-      child.on('exit', (code, sig) => {
-        exitOutcome = aborted ? { type: 'aborted' } : { type: 'exited', exitCode: exitCodeOf(code, sig) };
-        // 'close' follows once the pipes have drained; a background child holding them open gets `drainMs`.
-        setTimeout(() => {
-          child.stdout.destroy();
-          child.stderr.destroy();
-          if (exitOutcome) finish(exitOutcome);
-        }, drainMs).unref();
-      });
-      child.on('close', () => {
-        if (exitOutcome) finish(exitOutcome);
-      });
-
-      if (request.signal.aborted) onAbort();
-      else request.signal.addEventListener('abort', onAbort, { once: true });
-    });
-
-  return {
-    run,
-    async close() {
-      for (const pgid of live) killGroup(pgid, 'SIGKILL');
-      live.clear();
-    },
-  };
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
 }

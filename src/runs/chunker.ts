@@ -60,6 +60,7 @@ export class OutputChunker {
   private pendingChars = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerDue = 0;
+  private disposed = false;
   private readonly coalesceMs: number;
   private readonly partialLineMs: number;
   private readonly maxChunkChars: number;
@@ -102,6 +103,15 @@ export class OutputChunker {
     this.flush(true);
   }
 
+  /** Drops what is held and emits nothing more (the reader detached; what it held will be read again). */
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = [];
+    this.pendingChars = 0;
+  }
+
   private queue(stream: OutputStream, text: string): void {
     const last = this.pending.at(-1);
     if (last && last.stream === stream) last.text += text;
@@ -127,6 +137,7 @@ export class OutputChunker {
   }
 
   private flush(final: boolean): void {
+    if (this.disposed) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!final) {

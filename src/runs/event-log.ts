@@ -1,19 +1,49 @@
 import type { CommandEvent, NewCommandEvent } from './types.js';
 
+/** Told of events once they are durable; see {@link EventLog.onDurable}. */
+export type DurableListener = (commandId: string, events: readonly CommandEvent[]) => void;
+
 /**
  * The one place that holds command output. Every event gets a `seq` (1, 2, 3, … per command);
  * subscriptions, the REST shim, `Command.output` and a persistent store all sit on these calls.
+ *
+ * **Readers see only durable events.** `append` numbers events at once, but an event becomes
+ * visible to {@link read}, {@link follow} (and everything built on them) and {@link onDurable}
+ * only when it is durable: written and committed, so that a crash cannot take it back. Each
+ * command thus has two marks, like a log's high-water mark:
+ * - {@link lastSeq}: the last seq numbered, pending events included (what the next append counts on);
+ * - {@link durableSeq}: the last seq readers can see; `read` never returns a seq above it.
+ *
+ * A reader that saw seq `n` can therefore resume with `afterSeq: n` after any restart: a restarted
+ * store numbers on from its durable mark, and no reader ever held a seq that was lost. What this
+ * costs is the time an event waits before its batch is written (a persistent log's `flushMs`; a
+ * memory log's events are durable for its process as soon as they are appended).
  */
 export interface EventLog {
-  /** Numbers and stores `events` after the command's last one; returns them with their `seq`. */
+  /**
+   * Numbers and queues `events` after the command's last one ({@link lastSeq}); returns them with
+   * their `seq`. They are not readable yet: they become so when they are durable.
+   */
   append(commandId: string, events: NewCommandEvent[]): CommandEvent[];
-  /** Stored events with `seq > afterSeq`, at most `limit` of them, in order. */
+  /** Durable events with `seq > afterSeq` (never above {@link durableSeq}), at most `limit` of them, in order. */
   read(commandId: string, afterSeq: number, limit: number): CommandEvent[];
   /**
-   * Everything stored after `afterSeq`, then each new event as it is appended; ends after the
+   * Every durable event after `afterSeq`, then each new one as it becomes durable (a follower is
+   * woken when a batch commits, not at `append`), each exactly once and in order; ends after the
    * completion event or when `signal` aborts.
    */
   follow(commandId: string, afterSeq: number, signal: AbortSignal): AsyncIterable<CommandEvent>;
-  /** The last `seq` given to the command (0 when it has none). */
+  /**
+   * The last `seq` given to the command by {@link append} (0 when it has none), including events
+   * not durable yet. Readers that need what they can see use {@link durableSeq}.
+   */
   lastSeq(commandId: string): number;
+  /** The last `seq` of the command that is durable, hence readable (0 when it has none); at most {@link lastSeq}. */
+  durableSeq(commandId: string): number;
+  /**
+   * Calls `listener` with each command's events as they become durable (per command, in seq
+   * order, each event once), synchronously at the commit; returns a function that unsubscribes.
+   * A listener that throws is logged or ignored, never fails the write.
+   */
+  onDurable(listener: DurableListener): () => void;
 }

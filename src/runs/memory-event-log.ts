@@ -1,17 +1,23 @@
 import type { EventLog } from './event-log.js';
-import { AppendWaiters, firstAfter, followLog } from './log-follow.js';
+import { AppendWaiters, DurableListeners, firstAfter, followLog } from './log-follow.js';
 import type { CommandEvent } from './types.js';
 
-/** An {@link EventLog} that keeps every command's events in memory, for as long as the process lives. */
-export function createMemoryEventLog(): EventLog {
+/**
+ * An {@link EventLog} that keeps every command's events in memory, for as long as the process
+ * lives. Nothing outlives the process anyway, so an event is "durable" as soon as it is appended:
+ * `durableSeq` equals `lastSeq`, followers and `onDurable` listeners are told at `append`.
+ */
+export function createMemoryEventLog(options: { onListenerError?: (err: unknown) => void } = {}): EventLog {
   const logs = new Map<string, CommandEvent[]>();
   const waiters = new AppendWaiters();
+  const durable = new DurableListeners(options.onListenerError);
 
   const read = (commandId: string, afterSeq: number, limit: number): CommandEvent[] => {
     const events = logs.get(commandId) ?? [];
     const start = firstAfter(events, afterSeq);
     return events.slice(start, start + limit);
   };
+  const lastSeq = (commandId: string): number => logs.get(commandId)?.at(-1)?.seq ?? 0;
 
   return {
     append(commandId, newEvents) {
@@ -20,11 +26,16 @@ export function createMemoryEventLog(): EventLog {
       let seq = events.at(-1)?.seq ?? 0;
       const stored = newEvents.map((e) => ({ ...e, seq: ++seq }) as CommandEvent);
       for (const e of stored) events.push(e);
-      if (stored.length > 0) waiters.wake(commandId);
+      if (stored.length > 0) {
+        durable.emit(commandId, stored);
+        waiters.wake(commandId, stored);
+      }
       return stored;
     },
     read,
-    lastSeq: (commandId) => logs.get(commandId)?.at(-1)?.seq ?? 0,
+    lastSeq,
+    durableSeq: lastSeq,
+    onDurable: (listener) => durable.add(listener),
     follow: (commandId, afterSeq, signal) => followLog({ commandId, afterSeq, signal, read, waiters }),
   };
 }

@@ -8,11 +8,13 @@ export interface OutputSink {
   write(stream: OutputStream, bytes: Buffer): void;
   /** The command ended: emit everything held. */
   end(): void;
+  /** The reader detached: drop what is held (it was not logged, so it will be read again), emit nothing more. */
+  dispose(): void;
 }
 
 /** Plain output: coalesced by the chunker. */
 export function createPlainSink(chunker: OutputChunker): OutputSink {
-  return { write: (stream, bytes) => chunker.write(stream, bytes), end: () => chunker.end() };
+  return { write: (stream, bytes) => chunker.write(stream, bytes), end: () => chunker.end(), dispose: () => chunker.dispose() };
 }
 
 /**
@@ -20,14 +22,14 @@ export function createPlainSink(chunker: OutputChunker): OutputSink {
  * (after the output before it, so `seq` keeps the order things arrived in); a line that is not
  * JSON, and all of stderr, stay plain output. A line split across writes is reassembled.
  */
-export function createClaudeSink(chunker: OutputChunker, onMessage: (message: ClaudeStreamMessage) => void): OutputSink {
+export function createClaudeSink(chunker: OutputChunker, onMessage: (message: ClaudeStreamMessage, bytes: number) => void): OutputSink {
   const decoder = new StringDecoder('utf8');
   const lines = new LineSplitter();
   const take = (line: string, newline: boolean): void => {
     const message = parseClaudeLine(line);
     if (message) {
       chunker.drain();
-      onMessage(message);
+      onMessage(message, Buffer.byteLength(line) + (newline ? 1 : 0));
     } else {
       chunker.write('STDOUT', newline ? `${line}\n` : line);
     }
@@ -43,5 +45,6 @@ export function createClaudeSink(chunker: OutputChunker, onMessage: (message: Cl
       if (tail !== undefined) take(tail, false);
       chunker.end();
     },
+    dispose: () => chunker.dispose(),
   };
 }

@@ -1,20 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Executor } from '../exec/executor.js';
-import { BadUserInputError, NotFoundError, ProjectNotReadyError, TooManyCommandsError } from '../errors.js';
+import { BadUserInputError, NotFoundError, ProjectNotReadyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ProjectRegistry } from '../projects/registry.js';
-import { OutputChunker } from './chunker.js';
 import type { CommandQuery, CommandStore } from './command-store.js';
 import type { IdempotencyStore } from '../store/idempotency.js';
 import type { EventLog } from './event-log.js';
 import type { ProjectEvents } from './project-events.js';
 import { recentClaudeSessions, type ClaudeSessionInfo } from './claude-sessions.js';
-import { claudeEventOf } from './claude-stream.js';
-import { claudeFailure, EMPTY_CLAUDE_SUMMARY, foldClaudeMessage } from './claude-summary.js';
-import { OutputMeter } from './output-meter.js';
-import { createClaudeSink, createPlainSink, type OutputSink } from './output-sink.js';
-import { claudeFinalState, finalState, type FinalState, type StopReason } from './status.js';
-import { isFinal, type Command, type CommandEvent, type CommandKind, type NewCommandEvent } from './types.js';
+import { EMPTY_CLAUDE_SUMMARY } from './claude-summary.js';
+import { CommandRun, finishCommand, type CommandRunDeps } from './command-run.js';
+import { Scheduler } from './scheduler.js';
+import { isFinal, type Command, type CommandEvent, type CommandKind } from './types.js';
 import { resolveWorkdir } from './workdir.js';
 
 /** Limits the run manager enforces. */
@@ -30,6 +27,10 @@ export interface RunLimits {
   maxQueued: number;
   /** Output kept per command; past it, output is dropped and one marker event says how much. */
   maxOutputBytes: number;
+  /** How long re-attaching to a running command may keep failing before it is LOST. */
+  reattachSeconds: number;
+  /** At shutdown: `detach` leaves running commands running (a later server adopts them), `stop` stops them. */
+  onShutdown: 'detach' | 'stop';
 }
 
 /** What the run manager is built from; everything is passed in. */
@@ -45,8 +46,13 @@ export interface RunManagerOptions {
   logger: Logger;
   /** Told how each command ended (status, output size and digest). */
   audit?: { finished(e: { commandId: string; status: Command['status']; exitCode: number | null; outputBytes: number; outputSha256: string }): void };
-  /** Output coalescing window, see {@link OutputChunker}. */
+  /** Output coalescing window, see `OutputChunker`. */
   coalesceMs?: number;
+  /**
+   * How long a stopped command's group has after SIGTERM before SIGKILL.
+   * @default 2000
+   */
+  killGraceMs?: number;
   /** Told where commands start, write and end (metrics); none of these change what happens. */
   metrics?: RunMetrics;
 }
@@ -83,21 +89,64 @@ export interface StartRequest {
 }
 
 
-interface Running {
-  abort: AbortController;
-  stop: StopReason | null;
-  done: Promise<void>;
-}
-
-/** The one place that joins projects, executors and the event log: creates, queues, runs and ends commands. */
+/**
+ * The one place that joins projects, executors and the event log: validates, records, schedules
+ * ({@link Scheduler}) and hands each command to its {@link CommandRun}. After a restart,
+ * {@link adopt} takes over what the history says is RUNNING or QUEUED.
+ */
 export class RunManager {
-  private readonly running = new Map<string, Running>();
-  private readonly queues = new Map<string, Array<{ command: Command; request: StartRequest }>>();
-  private readonly meters = new Map<string, OutputMeter>();
-  private queuedCount = 0;
+  private readonly scheduler: Scheduler<CommandRun>;
+  private readonly deps: CommandRunDeps;
   private closing = false;
+  private readonly unlisten: () => void;
 
-  constructor(private readonly o: RunManagerOptions) {}
+  constructor(private readonly o: RunManagerOptions) {
+    this.deps = {
+      executor: o.executor,
+      log: o.log,
+      store: o.store,
+      projectEvents: o.projectEvents,
+      logger: o.logger,
+      project: (id) => o.registry.get(id),
+      claudeIdleTimeoutSeconds: o.limits.claudeIdleTimeoutSeconds,
+      maxOutputBytes: o.limits.maxOutputBytes,
+      killGraceMs: o.killGraceMs ?? 2000,
+      reattachMs: o.limits.reattachSeconds * 1000,
+      coalesceMs: o.coalesceMs,
+      audit: o.audit,
+      metrics: o.metrics,
+    };
+    // Project-wide subscribers get a command's events once they are durable, like its own followers.
+    this.unlisten = o.log.onDurable((commandId, events) => {
+      const projectId = o.store.get(commandId)?.projectId;
+      if (projectId === undefined) return;
+      for (const event of events) o.projectEvents.publish({ type: 'command-event', projectId, commandId, event });
+    });
+    this.scheduler = new Scheduler(o.limits, (command, stdin) => {
+      const run = new CommandRun(command, this.deps);
+      run.begin('start', stdin);
+      return run;
+    });
+  }
+
+  /**
+   * Takes over what a previous server left: RUNNING commands are followed again from their stored
+   * spool position (finished meanwhile: their final status and all their output), QUEUED ones
+   * wait again in their order. Call once, before the server takes requests.
+   */
+  adopt(): { running: number; queued: number } {
+    const all = (status: 'RUNNING' | 'QUEUED'): Command[] => this.o.store.list({ status, limit: Number.MAX_SAFE_INTEGER }).sort((a, b) => a.ordinal - b.ordinal);
+    const running = all('RUNNING');
+    for (const command of running) {
+      const run = new CommandRun(command, this.deps);
+      this.scheduler.hold(run);
+      run.begin('adopt');
+    }
+    const queued = all('QUEUED');
+    for (const command of queued) this.scheduler.enqueue(command);
+    this.scheduler.pump();
+    return { running: running.length, queued: queued.length };
+  }
 
   /**
    * Validates, records and starts (or queues) a command; returns it at once. With an
@@ -120,9 +169,7 @@ export class RunManager {
     const workdir = resolveWorkdir(project, request.workdir ?? '');
     if (project.status !== 'READY') throw new ProjectNotReadyError(project.id, project.status, project.statusMessage);
     if (this.closing) throw new ProjectNotReadyError(project.id, 'unavailable', 'the server is shutting down');
-    // Behind others of the same project it waits its turn, even if a slot is free meanwhile.
-    const mustQueue = !this.hasSlot(project.id) || (this.queues.get(project.id)?.length ?? 0) > 0;
-    if (mustQueue && this.queuedCount >= limits.maxQueued) throw new TooManyCommandsError(limits.maxQueued);
+    const where = this.scheduler.checkRoom(project.id);
 
     const ordinal = this.o.store.nextOrdinal();
     const command: Command = {
@@ -142,19 +189,13 @@ export class RunManager {
       durationMs: null,
       claude: request.kind === 'CLAUDE' ? { ...EMPTY_CLAUDE_SUMMARY } : null,
       prunedAt: null,
+      spool: null,
     };
     this.o.store.insert(command);
     if (key) this.o.idempotency.record(caller, key, command.id, Date.now());
     this.o.logger.info('command accepted', { commandId: command.id, projectId: project.id, kind: command.kind });
-    if (mustQueue) {
-      let queue = this.queues.get(project.id);
-      if (!queue) this.queues.set(project.id, (queue = []));
-      queue.push({ command, request });
-      this.queuedCount++;
-      this.publishStatus(command);
-    } else {
-      this.launch(command, request);
-    }
+    if (where === 'queue') this.publishStatus(command);
+    this.scheduler.submit(command, request.stdin, where);
     return { command, reused: false };
   }
 
@@ -162,14 +203,13 @@ export class RunManager {
   cancel(id: string): Command {
     const command = this.get(id);
     if (isFinal(command.status)) return command;
-    const running = this.running.get(id);
-    if (running) {
-      running.stop ??= 'cancel';
-      running.abort.abort();
+    const run = this.scheduler.slot(id);
+    if (run) {
+      run.requestStop('cancel');
       return command;
     }
-    this.dequeue(command);
-    return this.finish(command, { status: 'CANCELED', exitCode: null, error: null });
+    this.scheduler.dequeue(id);
+    return finishCommand(this.deps, command, { status: 'CANCELED', exitCode: null, error: null });
   }
 
   /** A command by id; throws NOT_FOUND. */
@@ -203,175 +243,53 @@ export class RunManager {
     return this.o.log.read(id, afterSeq, limit);
   }
 
-  /** The last `seq` of a command's log (0 when it has none). */
+  /** The last durable `seq` of a command's log, the last one readers can see (0 when it has none). */
   lastSeq(id: string): number {
-    return this.o.log.lastSeq(id);
+    return this.o.log.durableSeq(id);
   }
 
   /** How many commands are running now, and how many wait. */
   counts(): { running: number; queued: number } {
-    return { running: this.running.size, queued: this.queuedCount };
+    return this.scheduler.counts();
   }
 
   /**
-   * Refuses new commands, gives running ones `graceMs` to finish, then stops the rest (they end
-   * as LOST), and marks queued ones LOST.
+   * Refuses new commands. `detach` (the default): stops following running commands, which run on
+   * and stay RUNNING, and leaves queued ones QUEUED, for the next server to adopt. `stop`: gives
+   * running commands `graceMs` to finish, then stops the rest (they end LOST), and marks queued ones LOST.
    */
   async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
-    for (const queue of this.queues.values()) {
-      for (const { command } of queue.splice(0)) {
-        this.queuedCount--;
-        this.finish(command, { status: 'LOST', exitCode: null, error: 'server shut down before the command started' });
-      }
+    try {
+      await this.stopAll(graceMs);
+    } finally {
+      this.unlisten();
     }
-    const all = (): Promise<unknown> => Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private async stopAll(graceMs: number): Promise<void> {
+    const runs = this.scheduler.slots();
+    if (this.o.limits.onShutdown === 'detach') {
+      for (const run of runs) run.detach();
+      await Promise.all(runs.map((r) => r.done));
+      return;
+    }
+    for (const command of this.scheduler.drain()) {
+      finishCommand(this.deps, command, { status: 'LOST', exitCode: null, error: 'server shut down before the command started' });
+    }
+    const all = (): Promise<unknown> => Promise.all(this.scheduler.slots().map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
-    for (const r of this.running.values()) {
-      r.stop ??= 'shutdown';
-      r.abort.abort();
-    }
+    for (const run of this.scheduler.slots()) run.requestStop('shutdown');
+    // A workspace that cannot be reached cannot be stopped: past the kill grace, leave it to the next server.
+    await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, (this.o.killGraceMs ?? 2000) + 5000)))]);
+    clearTimeout(timer);
+    for (const run of this.scheduler.slots()) run.detach();
     await all();
-  }
-
-  /** Whether one more command of `projectId` may run now (per-project and total limits). */
-  private hasSlot(projectId: string): boolean {
-    return this.runningIn(projectId) < this.o.limits.maxConcurrentPerProject && this.running.size < this.o.limits.maxConcurrentTotal;
-  }
-
-  private runningIn(projectId: string): number {
-    let n = 0;
-    for (const id of this.running.keys()) if (this.o.store.get(id)?.projectId === projectId) n++;
-    return n;
-  }
-
-  private dequeue(command: Command): void {
-    const queue = this.queues.get(command.projectId);
-    const at = queue?.findIndex((q) => q.command.id === command.id) ?? -1;
-    if (queue && at >= 0) {
-      queue.splice(at, 1);
-      this.queuedCount--;
-    }
-  }
-
-  /** Starts queued commands while there are slots: oldest first, across projects. */
-  private pump(): void {
-    for (;;) {
-      let next: { command: Command; request: StartRequest } | undefined;
-      for (const queue of this.queues.values()) {
-        const head = queue[0];
-        if (head && this.hasSlot(head.command.projectId) && (!next || head.command.ordinal < next.command.ordinal)) next = head;
-      }
-      if (!next) return;
-      this.queues.get(next.command.projectId)!.shift();
-      this.queuedCount--;
-      this.launch(next.command, next.request);
-    }
-  }
-
-  private append(command: Command, events: NewCommandEvent[]): void {
-    const meter = this.meters.get(command.id);
-    const admitted = meter ? meter.admit(events) : events;
-    if (admitted.length === 0) return;
-    for (const event of this.o.log.append(command.id, admitted)) {
-      this.o.projectEvents.publish({ type: 'command-event', projectId: command.projectId, commandId: command.id, event });
-    }
   }
 
   private publishStatus(command: Command): void {
     this.o.projectEvents.publish({ type: 'command-status', projectId: command.projectId, command: { ...command } });
-  }
-
-  private launch(queued: Command, request: StartRequest): void {
-    const project = this.o.registry.get(queued.projectId);
-    const command = this.o.store.update(queued.id, { status: 'RUNNING', startedAt: new Date() });
-    const launchedAt = performance.now();
-    this.meters.set(command.id, new OutputMeter(this.o.limits.maxOutputBytes));
-    this.publishStatus(command);
-    this.o.metrics?.started(command);
-    let quiet = true;
-    const abort = new AbortController();
-    const entry: Running = { abort, stop: null, done: Promise.resolve() };
-    this.running.set(command.id, entry);
-    const stop = (reason: StopReason): void => {
-      entry.stop ??= reason;
-      abort.abort();
-    };
-    const timer = setTimeout(() => stop('timeout'), command.timeoutSeconds * 1000);
-    // Watchdog: the Claude CLI is known to stop writing yet keep running (claude-code 39700, 17248).
-    const idleSeconds = command.kind === 'CLAUDE' ? this.o.limits.claudeIdleTimeoutSeconds : 0;
-    const idle = idleSeconds > 0 ? setTimeout(() => stop('idle'), idleSeconds * 1000) : undefined;
-    const sink = this.sinkFor(command);
-    const logger = this.o.logger.child({ commandId: command.id });
-    logger.info('command started', { argv0: command.argv[0] });
-
-    entry.done = (async () => {
-      let state: FinalState;
-      try {
-        if (!project) throw new Error(`project ${command.projectId} disappeared`);
-        const outcome = await this.o.executor.run({
-          target: { projectId: project.id, workspace: project.workspace, pod: project.pod },
-          argv: command.argv,
-          workdir: command.workdir,
-          stdin: request.stdin,
-          onOutput: (stream, bytes) => {
-            idle?.refresh();
-            if (quiet) {
-              quiet = false;
-              this.o.metrics?.firstOutput(command, performance.now() - launchedAt);
-            }
-            this.o.metrics?.output(command, bytes.length);
-            sink.write(stream, bytes);
-          },
-          signal: abort.signal,
-        });
-        state = finalState(outcome, entry.stop, command.timeoutSeconds, idleSeconds);
-      } catch (err) {
-        logger.error('executor failed', { err: String(err) });
-        state = entry.stop
-          ? finalState({ type: 'aborted' }, entry.stop, command.timeoutSeconds, idleSeconds)
-          : { status: 'FAILED', exitCode: null, error: `could not run the command: ${(err as Error).message}` };
-      } finally {
-        clearTimeout(timer);
-        clearTimeout(idle);
-        sink.end();
-      }
-      if (command.claude) state = claudeFinalState(state, claudeFailure(command.claude, state.exitCode ?? 0));
-      this.running.delete(command.id);
-      this.finish(command, state);
-      logger.info('command finished', { status: state.status, exitCode: state.exitCode });
-      this.pump();
-    })();
-  }
-
-  /** Where a command's output goes: Claude runs have their stream-json parsed, the rest is plain. */
-  private sinkFor(command: Command): OutputSink {
-    const chunker = new OutputChunker({
-      coalesceMs: this.o.coalesceMs,
-      emit: (chunks) => this.append(command, chunks.map((c) => ({ type: 'output', stream: c.stream, text: c.text, at: new Date() }))),
-    });
-    if (command.kind !== 'CLAUDE') return createPlainSink(chunker);
-    return createClaudeSink(chunker, (message) => {
-      this.append(command, [claudeEventOf(message, new Date())]);
-      const summary = foldClaudeMessage(command.claude ?? EMPTY_CLAUDE_SUMMARY, message);
-      if (summary !== command.claude) this.o.store.update(command.id, { claude: summary });
-    });
-  }
-
-  private finish(command: Command, state: { status: Command['status']; exitCode: number | null; error: string | null }): Command {
-    const meter = this.meters.get(command.id);
-    this.meters.delete(command.id);
-    const marker = meter?.marker();
-    if (marker) this.append(command, [marker]);
-    this.o.audit?.finished({ commandId: command.id, status: state.status, exitCode: state.exitCode, outputBytes: meter?.bytes ?? 0, outputSha256: (meter ?? new OutputMeter(0)).digest() });
-    const finishedAt = new Date();
-    const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
-    const updated = this.o.store.update(command.id, { ...state, finishedAt, durationMs });
-    this.append(updated, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
-    this.publishStatus(updated);
-    this.o.metrics?.finished(updated);
-    return updated;
   }
 }

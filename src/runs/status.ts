@@ -1,5 +1,11 @@
-import type { ExecOutcome } from '../exec/executor.js';
 import type { CommandStatus } from './types.js';
+
+/** How a command's process ended, as far as the server could see. */
+export type RunEnding =
+  /** The supervisor recorded this exit code (128 + n for a signal n). */
+  | { type: 'exited'; exitCode: number }
+  /** The command is gone without an exit record; `reason` in words. */
+  | { type: 'lost'; reason: string };
 
 /** Why the run manager stopped a command itself, if it did. */
 export type StopReason = 'cancel' | 'timeout' | 'idle' | 'shutdown';
@@ -16,7 +22,7 @@ export interface FinalState {
  * whatever the process did meanwhile; exit 0 is SUCCEEDED, any other exit FAILED with the code as
  * data; an executor that lost the command makes it LOST.
  */
-export function finalState(outcome: ExecOutcome, stop: StopReason | null, timeoutSeconds: number, idleSeconds = 0): FinalState {
+export function finalState(outcome: RunEnding, stop: StopReason | null, timeoutSeconds: number, idleSeconds = 0): FinalState {
   if (stop === 'cancel') return { status: 'CANCELED', exitCode: null, error: null };
   if (stop === 'timeout') return { status: 'TIMED_OUT', exitCode: null, error: `timed out after ${timeoutSeconds}s` };
   if (stop === 'idle') return { status: 'TIMED_OUT', exitCode: null, error: `no output for ${idleSeconds}s: the process stopped writing and was stopped` };
@@ -28,8 +34,6 @@ export function finalState(outcome: ExecOutcome, stop: StopReason | null, timeou
         : { status: 'FAILED', exitCode: outcome.exitCode, error: `exited with code ${outcome.exitCode}` };
     case 'lost':
       return { status: 'LOST', exitCode: null, error: outcome.reason };
-    case 'aborted':
-      return { status: 'CANCELED', exitCode: null, error: null };
   }
 }
 

@@ -35,6 +35,19 @@ export interface Command {
   claude: ClaudeSummary | null;
   /** When retention deleted this command's output (its completed event stays); null while it has it all. */
   prunedAt: Date | null;
+  /**
+   * Where the server stands with the command's supervisor (once it went RUNNING): its process
+   * group and how many bytes of each spool file the stored events cover. Updated together with the
+   * events it covers (one write), so a re-attach after any crash resumes exactly after them.
+   */
+  spool?: SpoolPosition | null;
+}
+
+/** A supervised command's process group and the bytes of its spool files that the log holds. */
+export interface SpoolPosition {
+  pgid: number | null;
+  stdout: number;
+  stderr: number;
 }
 
 /** A piece of a command's output: whole lines where the command wrote whole lines. */

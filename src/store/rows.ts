@@ -23,6 +23,10 @@ export interface CommandRow {
   pruned_at: number | null;
   pruned_events: number;
   pruned_bytes: number;
+  pgid: number | null;
+  /** NULL for a command that never went RUNNING under a supervisor. */
+  stdout_offset: number | null;
+  stderr_offset: number | null;
 }
 
 /** An `events` row as better-sqlite3 returns it. */
@@ -65,6 +69,9 @@ export function commandParams(c: Command): CommandParams {
     finished_at: ms(c.finishedAt),
     duration_ms: c.durationMs,
     claude: c.claude === null ? null : JSON.stringify(c.claude),
+    pgid: c.spool?.pgid ?? null,
+    stdout_offset: c.spool ? c.spool.stdout : null,
+    stderr_offset: c.spool ? c.spool.stderr : null,
   };
 }
 
@@ -86,6 +93,7 @@ export function commandOf(r: CommandRow): Command {
     durationMs: r.duration_ms,
     claude: r.claude === null ? null : (JSON.parse(r.claude) as ClaudeSummary),
     prunedAt: date(r.pruned_at),
+    spool: r.stdout_offset === null ? null : { pgid: r.pgid, stdout: r.stdout_offset, stderr: r.stderr_offset ?? 0 },
   };
 }
 

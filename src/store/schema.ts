@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 
 /** The schema this code writes; `PRAGMA user_version` of a file says which one it holds. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * Migrations, index `i` takes a file from version `i` to `i + 1`. Append, never edit: a file
@@ -73,6 +73,13 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (caller, key)
   ) WITHOUT ROWID;
   CREATE INDEX idempotency_by_age ON idempotency (at);
+  `,
+  `
+  -- Commands run under a supervisor in the workspace: its process group, and how many bytes of
+  -- each spool file the stored events cover (written in the same transaction as those events).
+  ALTER TABLE commands ADD COLUMN pgid INTEGER;
+  ALTER TABLE commands ADD COLUMN stdout_offset INTEGER;
+  ALTER TABLE commands ADD COLUMN stderr_offset INTEGER;
   `,
 ];
 

@@ -1,7 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { EventLog } from '../runs/event-log.js';
 import { createSqliteIdempotency, type IdempotencyStore } from './idempotency.js';
-import { recover, type RecoveryReport } from './recovery.js';
 import { prune, type PrunePolicy, type PruneReport } from './retention.js';
 import { openDatabase } from './schema.js';
 import { createSqliteCommandStore, type PrunedInfo, type SqliteCommandStore } from './sqlite-command-store.js';
@@ -11,8 +10,6 @@ import { WriteQueue, type FlushStats } from './write-queue.js';
 export type { FlushStats } from './write-queue.js';
 export type { PrunedInfo, SqliteCommandStore } from './sqlite-command-store.js';
 export type { PrunePolicy, PruneReport } from './retention.js';
-export type { RecoveryReport } from './recovery.js';
-export { RESTART_ERROR } from './recovery.js';
 export { SCHEMA_VERSION } from './schema.js';
 
 /** Where and how the store keeps history. */
@@ -38,7 +35,7 @@ export interface SqliteStoreOptions {
   maxBatchBytes?: number;
   /** Where failed or slow batch writes are reported. */
   logger?: Logger;
-  /** Called after each committed batch (metrics, tests). */
+  /** Called after each committed batch (metrics, tests), after the log's followers and `onDurable` listeners were told. */
   onFlush?: (stats: FlushStats) => void;
 }
 
@@ -47,19 +44,13 @@ export interface SqliteStore {
   log: EventLog;
   commands: SqliteCommandStore;
   idempotency: IdempotencyStore;
-  /**
-   * Marks the commands a previous process left QUEUED or RUNNING as LOST ("server restarted") and
-   * ends their logs. Call once after opening, before starting commands.
-   * @param now epoch ms, @default Date.now()
-   */
-  recover(now?: number): RecoveryReport;
   /** Deletes the output of finished commands, oldest first, until the rest is within `policy`. */
   prune(policy: PrunePolicy): PruneReport;
   /** What retention removed from a command's output; undefined for an unknown command. */
   prunedInfo(id: string): PrunedInfo | undefined;
   /** Writes everything appended or changed so far; throws if the write fails. */
   flush(): void;
-  /** Writes what is pending, ends waiting followers and closes the file. */
+  /** Writes what is pending (waiting followers get what this commits), ends waiting followers and closes the file. */
   close(): void;
 }
 
@@ -67,7 +58,8 @@ export interface SqliteStore {
  * Opens the store in `options.file`: WAL, `synchronous = NORMAL`, prepared statements, and batched
  * writes. `log.append` numbers events in memory and returns at once; a batch is written in one
  * transaction every `flushMs`, when it is full, and at once when a command completes (its final
- * record and its `completed` event commit together). Reads see unwritten events.
+ * record and its `completed` event commit together). Reads and followers see an event only once
+ * its batch has committed (see {@link EventLog}): at most `flushMs` after its append.
  */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const db = openDatabase(options.file);
@@ -76,16 +68,19 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     maxBatch: options.maxBatch ?? 10_000,
     maxBatchBytes: options.maxBatchBytes ?? 8 * 1024 * 1024,
     logger: options.logger,
-    onFlush: options.onFlush,
+    onFlush: (stats) => {
+      // Readers see a batch once it has committed (the queue calls this only after a flush, when `log` exists).
+      log.committed(stats.lastSeqs);
+      options.onFlush?.(stats);
+    },
   });
-  const log = createSqliteEventLog(db, queue);
+  const log = createSqliteEventLog(db, queue, { logger: options.logger });
   const commands = createSqliteCommandStore(db, queue);
   const idempotency = createSqliteIdempotency(db, queue);
   return {
     log,
     commands,
     idempotency,
-    recover: (now = Date.now()) => recover(db, commands, log, queue, now),
     prune: (policy) => prune(db, queue, policy),
     prunedInfo: (id) => commands.prunedInfo(id),
     flush: () => queue.flush(),

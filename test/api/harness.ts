@@ -59,7 +59,8 @@ function gitInit(dir: string): void {
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const root = mkdtempSync(path.join(tmpdir(), 'rdev-api-test-'));
-  const base = { PORT: '0', RDEV_DATA_DIR: path.join(root, 'data'), RDEV_LOG_LEVEL: 'silent', RDEV_SHUTDOWN_GRACE_SECONDS: '0' };
+  // RDEV_ON_SHUTDOWN=stop: a test app's close() stops what it started (the default, detach, leaves commands running for the next server).
+  const base = { PORT: '0', RDEV_DATA_DIR: path.join(root, 'data'), RDEV_LOG_LEVEL: 'silent', RDEV_SHUTDOWN_GRACE_SECONDS: '0', RDEV_ON_SHUTDOWN: 'stop' };
   let kube: KubeApiServer | undefined;
   let projectDirs: TestApp['projectDirs'];
   let workspaces: TestApp['workspaces'];

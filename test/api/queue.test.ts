@@ -38,6 +38,8 @@ describe('per-project concurrency', () => {
     const result = await gql(t.url, `mutation { runShell(input: { projectId: "alpha", command: "true" }) { id } }`);
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'TOO_MANY_COMMANDS', limit: 2 });
     for (const id of [...queued, running]) await gqlData(t.url, `mutation($id: ID!) { cancelCommand(id: $id) { id } }`, { id });
+    // A cancel takes effect when the command's group is gone: wait for that before the next test.
+    for (const id of [...queued, running]) await waitFinal(t.url, id);
   });
 
   it('a cancelled queued command never starts and ends CANCELED', async () => {

@@ -32,10 +32,10 @@ describe('the server process', () => {
     expect(output().trim()).toBe('rdev-api: configuration error: PORT="eighty": must be a whole number');
   });
 
-  it('on SIGTERM ends streams, stops running commands (their whole tree) and exits 0', async () => {
+  it('with RDEV_ON_SHUTDOWN=stop, SIGTERM ends streams, stops running commands (their whole tree) and exits 0', async () => {
     const data = mkdtempSync(path.join(tmpdir(), 'rdev-server-'));
     dirs.push(data);
-    const { child, output, exited } = startServer({ PORT: '0', RDEV_DATA_DIR: data, RDEV_SHUTDOWN_GRACE_SECONDS: '1' });
+    const { child, output, exited } = startServer({ PORT: '0', RDEV_DATA_DIR: data, RDEV_SHUTDOWN_GRACE_SECONDS: '1', RDEV_ON_SHUTDOWN: 'stop' });
     await until(() => /"msg":"listening"/.test(output()), 20_000, 'the server to listen');
     const port = JSON.parse(output().split('\n').find((l) => l.includes('"listening"'))!).port;
     const url = `http://127.0.0.1:${port}`;

@@ -39,12 +39,53 @@ describe.each(backends())('%s event log', (_name, make) => {
     expect(log.read('nobody', 0, 10)).toEqual([]);
   });
 
-  it('reads across written and unwritten events as one log', () => {
-    const { log } = make({ flushMs: 60_000, maxBatch: 3 });
+  it('reads across batches as one log once they are written', () => {
+    const { log, flush } = make({ flushMs: 60_000, maxBatch: 3 });
     for (let i = 1; i <= 10; i++) log.append('a', [out(`${i}\n`)]);
+    flush();
     expect(log.read('a', 0, 100).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(log.read('a', 4, 3).map((e) => e.seq)).toEqual([5, 6, 7]);
     expect(log.read('a', 8, 3).map((e) => e.seq)).toEqual([9, 10]);
+  });
+
+  it('knows the durable seq of each command: the last one readers can see', () => {
+    const { log, flush } = make({ flushMs: 60_000 });
+    expect(log.durableSeq('a')).toBe(0);
+    log.append('a', [out('1'), out('2')]);
+    flush();
+    expect(log.durableSeq('a')).toBe(2);
+    expect(log.read('a', 0, 10).map((e) => e.seq)).toEqual([1, 2]);
+    expect(log.durableSeq('b')).toBe(0);
+  });
+
+  it('tells onDurable listeners of every event once, per command and in order, until they unsubscribe', () => {
+    const { log, flush } = make({ flushMs: 60_000 });
+    const told: Array<[string, number[]]> = [];
+    const stop = log.onDurable((commandId, events) => told.push([commandId, events.map((e) => e.seq)]));
+    log.append('a', [out('1'), out('2')]);
+    log.append('b', [out('1')]);
+    log.append('a', [out('3')]);
+    flush();
+    stop();
+    log.append('a', [out('4')]);
+    flush();
+    // Memory tells at each append, SQLite once per command and commit: the same events either way.
+    const seqsOf = (id: string): number[] => told.filter(([c]) => c === id).flatMap(([, seqs]) => seqs);
+    expect(seqsOf('a')).toEqual([1, 2, 3]);
+    expect(seqsOf('b')).toEqual([1]);
+  });
+
+  it('keeps telling the other onDurable listeners, and appending, when one throws', () => {
+    const { log, flush } = make({ flushMs: 60_000 });
+    const told: number[] = [];
+    log.onDurable(() => {
+      throw new Error('listener bug');
+    });
+    log.onDurable((_id, events) => told.push(...events.map((e) => e.seq)));
+    expect(log.append('a', [out('1')]).map((e) => e.seq)).toEqual([1]);
+    flush();
+    expect(told).toEqual([1]);
+    expect(log.read('a', 0, 10).map((e) => e.seq)).toEqual([1]);
   });
 
   it('follows: replays what is stored, waits for appends, and ends after the completion', async () => {
@@ -69,8 +110,9 @@ describe.each(backends())('%s event log', (_name, make) => {
   });
 
   it('stops following when the signal aborts while it waits', async () => {
-    const { log } = make();
+    const { log, flush } = make();
     log.append('a', [out('1')]);
+    flush();
     const controller = new AbortController();
     const followed = collect(log.follow('a', 0, controller.signal));
     await tick(10);
@@ -84,8 +126,8 @@ describe.each(backends())('%s event log', (_name, make) => {
     expect(await collect(log.follow('a', 0, AbortSignal.abort()))).toEqual([]);
   });
 
-  it('follows events that are appended but not yet written', async () => {
-    const { log } = make({ flushMs: 60_000 });
+  it('follows events as they become durable (memory: at the append; SQLite: at the commit)', async () => {
+    const { log, flush } = make({ flushMs: 60_000 });
     const controller = new AbortController();
     const seen: number[] = [];
     const followed = (async () => {
@@ -95,10 +137,13 @@ describe.each(backends())('%s event log', (_name, make) => {
       }
     })();
     log.append('a', [out('1\n')]);
+    flush();
     await tick(5);
     log.append('a', [out('2\n'), out('3\n')]);
-    setTimeout(() => controller.abort(), 1000);
+    flush();
+    const stuck = setTimeout(() => controller.abort(), 2000);
     await followed;
+    clearTimeout(stuck);
     expect(seen).toEqual([1, 2, 3]);
   });
 
@@ -117,7 +162,8 @@ describe.each(backends())('%s event log', (_name, make) => {
   });
 
   it('wakes a follower for an append made in the microtasks right after it read the last event', async () => {
-    const { log } = make();
+    // flushMs 0: every append commits at once, so the commit lands in those microtasks too.
+    const { log } = make({ flushMs: 0 });
     const controller = new AbortController();
     const stuck = setTimeout(() => controller.abort(), 2000);
     log.append('a', [out('1')]);

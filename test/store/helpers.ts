@@ -106,6 +106,7 @@ export function commandOf(ordinal: number, overrides: Partial<Command> = {}): Co
     durationMs: null,
     claude: null,
     prunedAt: null,
+    spool: null,
     ...overrides,
   };
 }

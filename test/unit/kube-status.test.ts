@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectFailure, execOutcome } from '../../src/exec/kube-status.js';
+import { connectFailure, execEnding } from '../../src/exec/kube-status.js';
 
 // Status frames as the API server sends them on channel 3 (see REFERENCE.md §1).
 const SUCCESS = { metadata: {}, status: 'Success' };
@@ -11,23 +11,23 @@ const nonZero = (code: string) => ({
   details: { causes: [{ reason: 'ExitCode', message: code }] },
 });
 
-describe('execOutcome', () => {
+describe('execEnding', () => {
   it('maps a Success status to exit code 0', () => {
-    expect(execOutcome({ status: SUCCESS, closeCode: 1000 })).toEqual({ type: 'exited', exitCode: 0 });
+    expect(execEnding({ status: SUCCESS, closeCode: 1000 })).toEqual({ type: 'exit', exitCode: 0 });
   });
 
   it('maps NonZeroExitCode to the ExitCode cause', () => {
-    expect(execOutcome({ status: nonZero('3'), closeCode: 1000 })).toEqual({ type: 'exited', exitCode: 3 });
+    expect(execEnding({ status: nonZero('3'), closeCode: 1000 })).toEqual({ type: 'exit', exitCode: 3 });
   });
 
   it('keeps a signal death as 128 + n', () => {
-    expect(execOutcome({ status: nonZero('137'), closeCode: 1000 })).toEqual({ type: 'exited', exitCode: 137 });
+    expect(execEnding({ status: nonZero('137'), closeCode: 1000 })).toEqual({ type: 'exit', exitCode: 137 });
   });
 
-  it('is lost when NonZeroExitCode carries no usable exit code', () => {
+  it('fails when NonZeroExitCode carries no usable exit code', () => {
     const status = { ...nonZero('x'), details: { causes: [{ reason: 'ExitCode', message: 'many' }] } };
-    expect(execOutcome({ status })).toEqual({
-      type: 'lost',
+    expect(execEnding({ status })).toEqual({
+      type: 'failed',
       reason: 'the exec ended with a non-zero exit status but no exit code: command terminated with non-zero exit code: error executing command [sh -c exit x], exit code x',
     });
   });
@@ -37,37 +37,26 @@ describe('execOutcome', () => {
       status: 'Failure',
       reason: 'InternalError',
       code: 500,
-      message: 'OCI runtime exec failed: exec failed: unable to start container process: exec: "setsid": executable file not found in $PATH: unknown',
+      message: 'OCI runtime exec failed: exec failed: unable to start container process: exec: "sh": executable file not found in $PATH: unknown',
     };
-    expect(execOutcome({ status })).toEqual({
+    expect(execEnding({ status })).toEqual({
       type: 'failed',
-      reason: 'the pod could not run the command: OCI runtime exec failed: exec failed: unable to start container process: exec: "setsid": executable file not found in $PATH: unknown',
+      reason: 'the pod could not run the command: OCI runtime exec failed: exec failed: unable to start container process: exec: "sh": executable file not found in $PATH: unknown',
     });
   });
 
-  it('is lost when the socket closed without a status, naming the close code', () => {
-    expect(execOutcome({ status: null, closeCode: 1006 })).toEqual({
-      type: 'lost',
+  it('is closed when the socket closed without a status, naming the close code', () => {
+    expect(execEnding({ status: null, closeCode: 1006 })).toEqual({
+      type: 'closed',
       reason: 'the connection to the pod closed without an exit status (WebSocket close code 1006)',
     });
   });
 
-  it('is lost with the error when the socket failed', () => {
-    expect(execOutcome({ closeCode: 1006, error: 'read ECONNRESET' })).toEqual({
-      type: 'lost',
+  it('is closed with the error when the socket failed', () => {
+    expect(execEnding({ closeCode: 1006, error: 'read ECONNRESET' })).toEqual({
+      type: 'closed',
       reason: 'the connection to the pod closed without an exit status: read ECONNRESET',
     });
-  });
-
-  it('is lost with the pod reason when the pod went away, whatever the status said', () => {
-    expect(execOutcome({ podGone: 'pod claudebox-demo-0 was deleted', status: nonZero('137'), closeCode: 1000 })).toEqual({
-      type: 'lost',
-      reason: 'pod claudebox-demo-0 was deleted',
-    });
-  });
-
-  it('is aborted when the command was being stopped, whatever else happened', () => {
-    expect(execOutcome({ aborted: true, podGone: 'pod x was deleted', status: nonZero('143'), closeCode: 1006 })).toEqual({ type: 'aborted' });
   });
 });
 

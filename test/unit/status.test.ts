@@ -12,12 +12,12 @@ describe('finalState', () => {
     expect(finalState({ type: 'exited', exitCode: 143 }, 'cancel', 60)).toEqual({ status: 'CANCELED', exitCode: null, error: null });
   });
   it('a timeout is TIMED_OUT with the limit in words', () => {
-    expect(finalState({ type: 'aborted' }, 'timeout', 5)).toEqual({ status: 'TIMED_OUT', exitCode: null, error: 'timed out after 5s' });
+    expect(finalState({ type: 'exited', exitCode: 143 }, 'timeout', 5)).toEqual({ status: 'TIMED_OUT', exitCode: null, error: 'timed out after 5s' });
   });
   it('a lost command is LOST with the reason', () => {
     expect(finalState({ type: 'lost', reason: 'pod deleted' }, null, 60)).toEqual({ status: 'LOST', exitCode: null, error: 'pod deleted' });
   });
   it('a shutdown is LOST', () => {
-    expect(finalState({ type: 'aborted' }, 'shutdown', 60)).toEqual({ status: 'LOST', exitCode: null, error: 'server shut down while the command was running' });
+    expect(finalState({ type: 'exited', exitCode: 137 }, 'shutdown', 60)).toEqual({ status: 'LOST', exitCode: null, error: 'server shut down while the command was running' });
   });
 });

@@ -1,0 +1,291 @@
+import type { AttachOutcome, Executor, Offsets, SupervisedRef } from '../exec/executor.js';
+import type { Logger } from '../logger.js';
+import type { Project } from '../projects/registry.js';
+import { OutputChunker } from './chunker.js';
+import { claudeEventOf } from './claude-stream.js';
+import { claudeFailure, EMPTY_CLAUDE_SUMMARY, foldClaudeMessage } from './claude-summary.js';
+import type { CommandStore } from './command-store.js';
+import type { EventLog } from './event-log.js';
+import { OutputMeter } from './output-meter.js';
+import { createClaudeSink, createPlainSink, type OutputSink } from './output-sink.js';
+import type { ProjectEvents } from './project-events.js';
+import { claudeFinalState, finalState, type FinalState, type StopReason } from './status.js';
+import type { Command, CommandStatus, NewCommandEvent, OutputStream, SpoolPosition } from './types.js';
+
+/** What a {@link CommandRun} needs; the run manager passes the same to every one. */
+export interface CommandRunDeps {
+  executor: Executor;
+  log: EventLog;
+  store: CommandStore;
+  projectEvents: ProjectEvents;
+  logger: Logger;
+  /** The project as the registry knows it now (undefined while it is not known). */
+  project(id: string): Project | undefined;
+  /** A Claude run that writes nothing for this long is stopped as TIMED_OUT (0: never). */
+  claudeIdleTimeoutSeconds: number;
+  /** Output kept per command; past it, output is dropped and one marker event says how much. */
+  maxOutputBytes: number;
+  /** How long a stopped command's group has after SIGTERM before SIGKILL. */
+  killGraceMs: number;
+  /** How long re-attaching may keep failing before the command is LOST. */
+  reattachMs: number;
+  /** Output coalescing window, see {@link OutputChunker}. */
+  coalesceMs?: number | undefined;
+  audit?: { finished(e: { commandId: string; status: CommandStatus; exitCode: number | null; outputBytes: number; outputSha256: string }): void } | undefined;
+  metrics?:
+    | {
+        started(command: Command): void;
+        finished(command: Command): void;
+        output(command: Command, bytes: number): void;
+        firstOutput(command: Command, ms: number): void;
+      }
+    | undefined;
+}
+
+/**
+ * One command's life, from RUNNING to its final status: start it under its supervisor (or adopt
+ * one a previous server started), attach to its spool and re-attach when the connection breaks,
+ * turn its bytes into events, run its timers, stop it, and finish it. A restart adopting a command
+ * goes through the same object as a fresh start ({@link begin} with `adopt`).
+ *
+ * Every appended event moves the command's stored spool position by exactly the bytes it holds
+ * (in the same write), so a server that crashes resumes reading right after the last stored event.
+ */
+export class CommandRun {
+  /** Settles when this object is done with the command: finished, or detached at shutdown. */
+  readonly done: Promise<void>;
+  private stop: StopReason | null = null;
+  private detaching = false;
+  private readonly attachAbort = new AbortController();
+  private readonly sleepAbort = new AbortController();
+  private killTimer: NodeJS.Timeout | undefined;
+  private resolveDone!: () => void;
+
+  constructor(
+    private command: Command,
+    private readonly d: CommandRunDeps,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  get id(): string {
+    return this.command.id;
+  }
+
+  get projectId(): string {
+    return this.command.projectId;
+  }
+
+  /** Starts the command (`start`: it was QUEUED) or follows the one a previous server started (`adopt`: it is RUNNING). */
+  begin(mode: 'start' | 'adopt', stdin?: string): void {
+    void this.life(mode, stdin)
+      .catch((err: unknown) => this.d.logger.error('command run failed', { commandId: this.id, err: String(err) }))
+      .finally(() => this.resolveDone());
+  }
+
+  /** Stops the command: its process group gets SIGTERM, then SIGKILL after the grace; it ends as `reason` says. */
+  requestStop(reason: StopReason): void {
+    if (this.stop || this.detaching) return;
+    this.stop = reason;
+    void this.signal('SIGTERM');
+    this.killTimer = setTimeout(() => void this.signal('SIGKILL'), this.d.killGraceMs);
+  }
+
+  /** Stops following the command and leaves it running (server shutdown); it stays RUNNING in the history. */
+  detach(): void {
+    this.detaching = true;
+    this.attachAbort.abort();
+    this.sleepAbort.abort();
+  }
+
+  private ref(): SupervisedRef {
+    const project = this.d.project(this.command.projectId);
+    return { commandId: this.id, target: { projectId: this.command.projectId, workspace: project?.workspace ?? '', pod: project?.pod ?? null } };
+  }
+
+  private async signal(sig: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    try {
+      await this.d.executor.signal(this.ref(), sig);
+    } catch (err) {
+      this.d.logger.warn('could not signal the command', { commandId: this.id, signal: sig, err: String(err) });
+    }
+  }
+
+  private async life(mode: 'start' | 'adopt', stdin: string | undefined): Promise<void> {
+    const d = this.d;
+    const logger = d.logger.child({ commandId: this.id });
+    if (mode === 'start') {
+      this.command = d.store.update(this.id, { status: 'RUNNING', startedAt: new Date(), spool: { pgid: null, stdout: 0, stderr: 0 } });
+      this.publishStatus();
+      d.metrics?.started(this.command);
+      logger.info('command started', { argv0: this.command.argv[0] });
+      const project = d.project(this.command.projectId);
+      try {
+        if (!project) throw new Error(`project ${this.command.projectId} disappeared`);
+        const started = await d.executor.start({ ...this.ref(), argv: this.command.argv, workdir: this.command.workdir, stdin });
+        this.command = d.store.update(this.id, { spool: { ...this.position(), pgid: started.pgid } });
+      } catch (err) {
+        logger.error('executor failed', { err: String(err) });
+        this.finish(new OutputMeter(d.maxOutputBytes), { status: 'FAILED', exitCode: null, error: `could not run the command: ${(err as Error).message}` });
+        return;
+      }
+    } else {
+      logger.info('command adopted', { offsets: this.position() });
+    }
+    const startedAt = this.command.startedAt?.getTime() ?? Date.now();
+    const meter = new OutputMeter(d.maxOutputBytes);
+    const timeout = setTimeout(() => this.requestStop('timeout'), Math.max(0, startedAt + this.command.timeoutSeconds * 1000 - Date.now()));
+    // Watchdog: the Claude CLI is known to stop writing yet keep running (claude-code 39700, 17248).
+    const idleSeconds = this.command.kind === 'CLAUDE' ? d.claudeIdleTimeoutSeconds : 0;
+    const idle = idleSeconds > 0 ? setTimeout(() => this.requestStop('idle'), idleSeconds * 1000) : undefined;
+    const sink = this.sink(meter);
+    let outcome: AttachOutcome;
+    try {
+      outcome = await this.follow(sink, idle, logger);
+    } finally {
+      clearTimeout(timeout);
+      clearTimeout(idle);
+      clearTimeout(this.killTimer);
+    }
+    if (outcome.type === 'detached') {
+      sink.dispose();
+      logger.info('command detached', { offsets: this.position() });
+      return;
+    }
+    sink.end();
+    let state: FinalState = finalState(outcome.type === 'exited' ? outcome : { type: 'lost', reason: outcome.reason }, this.stop, this.command.timeoutSeconds, idleSeconds);
+    if (this.command.claude) state = claudeFinalState(state, claudeFailure(this.command.claude, state.exitCode ?? 0));
+    this.finish(meter, state);
+    logger.info('command finished', { status: state.status, exitCode: state.exitCode });
+    // Its output is in the history now (a completion is written at once): the spool can go. Not
+    // awaited: the command holds no slot while its spool is removed.
+    if (outcome.type === 'exited') void d.executor.remove(this.ref()).catch((err: unknown) => logger.warn('could not remove the spool', { err: String(err) }));
+  }
+
+  /** Attaches until the command ends or this run detaches; re-attaches with backoff while it keeps failing for less than `reattachMs`. */
+  private async follow(sink: OutputSink, idle: NodeJS.Timeout | undefined, logger: Logger): Promise<AttachOutcome> {
+    const d = this.d;
+    const startedRunning = performance.now();
+    let quiet = true;
+    // Bytes read so far (the sink may hold some not yet logged): where a re-attach of this process resumes.
+    const read: Offsets = { stdout: this.position().stdout, stderr: this.position().stderr };
+    let failingSince: number | undefined;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      if (this.detaching) return { type: 'detached' };
+      const ref = this.ref();
+      let outcome: AttachOutcome;
+      if (!d.project(this.command.projectId)) {
+        outcome = { type: 'disconnected', reason: `project ${this.command.projectId} is not available` };
+      } else {
+        outcome = await d.executor
+          .attach({
+            ...ref,
+            offsets: { ...read },
+            signal: this.attachAbort.signal,
+            onOutput: (stream, bytes) => {
+              if (stream === 'STDOUT') read.stdout += bytes.length;
+              else read.stderr += bytes.length;
+              idle?.refresh();
+              failingSince = undefined;
+              if (quiet) {
+                quiet = false;
+                d.metrics?.firstOutput(this.command, performance.now() - startedRunning);
+              }
+              d.metrics?.output(this.command, bytes.length);
+              sink.write(stream, bytes);
+            },
+          })
+          .catch((err: unknown): AttachOutcome => ({ type: 'disconnected', reason: (err as Error).message }));
+      }
+      if (outcome.type !== 'disconnected') return outcome;
+      failingSince ??= performance.now();
+      const failedFor = performance.now() - failingSince;
+      if (failedFor >= d.reattachMs) {
+        return { type: 'lost', reason: `could not re-attach for ${Math.round(failedFor / 1000)} s: ${outcome.reason}` };
+      }
+      logger.warn('re-attaching', { reason: outcome.reason, inMs: delay });
+      await sleep(delay, this.sleepAbort.signal);
+    }
+  }
+
+  private position(): SpoolPosition {
+    return this.command.spool ?? { pgid: null, stdout: 0, stderr: 0 };
+  }
+
+  /** Logs events that cover `bytes` more of `stream` (or of nothing, for a marker): the position moves in the same write. */
+  private append(meter: OutputMeter, events: NewCommandEvent[], covered: Partial<Record<OutputStream, number>>): void {
+    const at = this.position();
+    const moved = { ...at, stdout: at.stdout + (covered.STDOUT ?? 0), stderr: at.stderr + (covered.STDERR ?? 0) };
+    if (moved.stdout !== at.stdout || moved.stderr !== at.stderr) this.command = this.d.store.update(this.id, { spool: moved });
+    const admitted = meter.admit(events);
+    if (admitted.length > 0) this.d.log.append(this.id, admitted);
+  }
+
+  /** Where the command's output goes: Claude runs have their stream-json parsed, the rest is plain. */
+  private sink(meter: OutputMeter): OutputSink {
+    const chunker = new OutputChunker({
+      coalesceMs: this.d.coalesceMs,
+      emit: (chunks) => {
+        const covered = { STDOUT: 0, STDERR: 0 };
+        for (const c of chunks) covered[c.stream] += Buffer.byteLength(c.text);
+        this.append(
+          meter,
+          chunks.map((c) => ({ type: 'output', stream: c.stream, text: c.text, at: new Date() })),
+          covered,
+        );
+      },
+    });
+    if (this.command.kind !== 'CLAUDE') return createPlainSink(chunker);
+    return createClaudeSink(chunker, (message, bytes) => {
+      this.append(meter, [claudeEventOf(message, new Date())], { STDOUT: bytes });
+      const summary = foldClaudeMessage(this.command.claude ?? EMPTY_CLAUDE_SUMMARY, message);
+      if (summary !== this.command.claude) this.command = this.d.store.update(this.id, { claude: summary });
+    });
+  }
+
+  private publishStatus(): void {
+    this.d.projectEvents.publish({ type: 'command-status', projectId: this.command.projectId, command: { ...this.command } });
+  }
+
+  private finish(meter: OutputMeter, state: FinalState): void {
+    // The marker is past the cap by nature: it goes in without the meter.
+    const marker = meter.marker();
+    if (marker) this.d.log.append(this.id, [marker]);
+    finishCommand(this.d, this.command, state, meter);
+  }
+}
+
+/**
+ * Records a command's final state: audit, store, its `completed` event, status publication and
+ * metrics. Also used for commands that never ran (canceled or lost while QUEUED). (Events reach
+ * `projectEvents` once durable, through the run manager's `onDurable` listener.)
+ */
+export function finishCommand(
+  d: Pick<CommandRunDeps, 'store' | 'log' | 'projectEvents' | 'audit' | 'metrics'>,
+  command: Command,
+  state: FinalState,
+  meter: OutputMeter = new OutputMeter(0),
+): Command {
+  d.audit?.finished({ commandId: command.id, status: state.status, exitCode: state.exitCode, outputBytes: meter.bytes, outputSha256: meter.digest() });
+  const finishedAt = new Date();
+  const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
+  const updated = d.store.update(command.id, { ...state, finishedAt, durationMs });
+  d.log.append(command.id, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
+  d.projectEvents.publish({ type: 'command-status', projectId: command.projectId, command: { ...updated } });
+  d.metrics?.finished(updated);
+  return updated;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
