@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { createAuditLog } from './audit/audit-log.js';
 import { Guard } from './auth/guard.js';
-import { ANONYMOUS_ADMIN, type Identity } from './auth/identity.js';
 import { loadTokens, type TokenSet } from './auth/tokens.js';
 import { admit, type GateOptions } from './http/gate.js';
 import { useQueryLimits } from './schema/query-limits.js';
@@ -24,7 +23,7 @@ import type { EventLog } from './runs/event-log.js';
 import { openHistory } from './history.js';
 import { createProjectEvents } from './runs/project-events.js';
 import { RunManager } from './runs/run-manager.js';
-import type { Context } from './schema/context.js';
+import { contextOf, type Context, type ServerContext } from './schema/context.js';
 import { GRAPHIQL_DEFAULT_QUERY } from './schema/graphiql.js';
 import { schema } from './schema/index.js';
 import { useInputErrorCodes } from './schema/use-input-error-codes.js';
@@ -85,27 +84,16 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     subscriptionsPerCaller: config.maxSubscriptionsPerToken,
   });
   const gate: GateOptions = { tokens, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes, logger };
-  /** Per GraphQL request: who asks, and a signal that aborts when its response closes or the server shuts down. */
-  const requests = new WeakMap<IncomingMessage, { identity: Identity; signal: AbortSignal }>();
   const unwatch = registry.onChange((project) => projectEvents.publish({ type: 'project-status', projectId: project.id, project }));
   const shutdown = new AbortController();
 
-  const yoga = createYoga<{ req: IncomingMessage }, Context>({
+  const yoga = createYoga<ServerContext & { req: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/yoga-health',
     landingPage: false,
     graphiql: { title: 'rdev-api', defaultQuery: GRAPHIQL_DEFAULT_QUERY, subscriptionsProtocol: 'SSE' },
-    context: ({ request, req }) => ({
-      runs,
-      registry,
-      projectEvents,
-      logger,
-      guard,
-      audit,
-      identity: requests.get(req)?.identity ?? ANONYMOUS_ADMIN,
-      signal: requests.get(req)?.signal ?? request.signal,
-    }),
+    context: ({ request, identity, signal }) => contextOf({ runs, registry, projectEvents, logger, guard, audit }, { identity, signal }, request.signal),
     plugins: [
       useSubscriptionMetrics(() => metrics.subscriptionOpened()),
       useStrictRequest(),
@@ -143,8 +131,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
       if (admitted.url.pathname === '/metrics') void serveMetrics(metrics, logger, req, res);
       else if (isRestPath(admitted.url.pathname)) void handleRest({ ...rest, identity: admitted.identity }, req, res, admitted.url);
       else {
-        requests.set(req, { identity: admitted.identity, signal: requestSignal(res, shutdown.signal) });
-        void yoga(req, res, { req });
+        void yoga(req, res, { req, identity: admitted.identity, signal: requestSignal(res, shutdown.signal) });
       }
     },
     async close() {

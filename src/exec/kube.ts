@@ -2,6 +2,8 @@ import { posix } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { ApiException, CoreV1Api, Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; used to give each exec its own streams (see openExec).
+// A private dist/ path can move in any release, so package.json pins @kubernetes/client-node to
+// exactly 1.4.0 (not ^1.4.0): move the pin only together with a check of this import.
 import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import type { Logger } from '../logger.js';
 import { withTimeout } from './deadline.js';

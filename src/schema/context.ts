@@ -1,4 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.js';
+import { UnauthenticatedError } from '../auth/authenticate.js';
 import type { Guard } from '../auth/guard.js';
 import type { Identity } from '../auth/identity.js';
 import type { Logger } from '../logger.js';
@@ -19,4 +20,22 @@ export interface Context {
   audit: AuditLog;
   /** Aborts when the client goes away or the server shuts down. */
   signal?: AbortSignal;
+}
+
+/** What the server hands Yoga with each request (its server context). */
+export interface ServerContext {
+  /** The caller, as the gate authenticated it; a request without one is refused. */
+  identity?: Identity | undefined;
+  /** Aborts when the client goes away or the server shuts down. */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * The context of one GraphQL request: the app's parts, with the caller the gate authenticated.
+ * A request that reached Yoga without an identity is refused (UNAUTHENTICATED), never treated as
+ * anyone: there is no fallback identity.
+ */
+export function contextOf(parts: Omit<Context, 'identity' | 'signal'>, server: ServerContext, requestSignal: AbortSignal): Context {
+  if (!server.identity) throw new UnauthenticatedError('the request carries no identity');
+  return { ...parts, identity: server.identity, signal: server.signal ?? requestSignal };
 }
