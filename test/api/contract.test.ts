@@ -14,8 +14,8 @@ describe('GraphQL contract', () => {
     expect(findBreakingChanges(contract, schema)).toEqual([]);
   });
 
-  it('the repository copy of the contract matches the shared one when both are present', () => {
-    if (sources.length < 2) return;
+  // Shown as skipped (not silently passed) where ../shared is not beside the checkout.
+  it.skipIf(sources.length < 2)('the repository copy of the contract matches the shared one', () => {
     expect(readFileSync(sources[0]!, 'utf8')).toBe(readFileSync(sources[1]!, 'utf8'));
   });
 

@@ -36,7 +36,8 @@ describe('runShell', () => {
     expect(data.runShell).toMatchObject({ kind: 'SHELL', argv: ['sh', '-c', 'pwd; echo hi'], status: 'RUNNING', exitCode: null, project: { id: 'alpha' } });
     const done = await waitFinal(t.url, data.runShell.id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, error: null });
-    expect(done.durationMs).toBeGreaterThanOrEqual(0);
+    // durationMs is the wall time from start to finish, in whole milliseconds.
+    expect(done.durationMs).toBe(Date.parse(done.finishedAt) - Date.parse(done.startedAt));
     expect(await outputOf(done.id)).toBe(`${t.workspaces.alpha}\nhi\n`);
   });
 

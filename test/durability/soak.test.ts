@@ -125,15 +125,16 @@ async function atRest(): Promise<{ rssKiB: number; heapKiB: number; fds: Record<
   return { rssKiB: rssKiB(server.pid), heapKiB: heap.usedBytes / 1024, fds: fds.byKind };
 }
 
-async function subscriptionGauges(): Promise<Record<string, number> | null> {
+async function subscriptionGauges(): Promise<Record<string, number>> {
   const res = await fetch(`${server.url}/metrics`);
-  if (res.status !== 200) return null;
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   const gauges: Record<string, number> = {};
   for (const line of (await res.text()).split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*subscription[a-zA-Z0-9_:]*)(\{[^}]*\})? ([0-9.eE+-]+)$/.exec(line);
     if (m && !m[1]!.endsWith('_total')) gauges[`${m[1]}${m[2] ?? ''}`] = Number(m[3]);
   }
-  return Object.keys(gauges).length > 0 ? gauges : null;
+  if (Object.keys(gauges).length === 0) throw new Error('/metrics has no subscription gauge');
+  return gauges;
 }
 
 describe(`soak: ${COMMANDS} short commands, each followed by a subscriber, ${CONCURRENCY} at a time`, () => {
@@ -162,12 +163,12 @@ describe(`soak: ${COMMANDS} short commands, each followed by a subscriber, ${CON
         `after ${WARMUP} → after ${COMMANDS}, at rest: heap after GC ${mib(base.heapKiB)} → ${mib(end.heapKiB)} (${heapPerCommand.toFixed(0)} B a command, at most ${HEAP_BYTES_PER_COMMAND}), ` +
         `RSS ${mib(base.rssKiB)} → ${mib(end.rssKiB)} (${rssPerCommand.toFixed(0)} B a command, at most ${RSS_BYTES_PER_COMMAND}); ` +
         `while running: ${samples.join(', ')}; fds at rest ${JSON.stringify(base.fds)} → ${JSON.stringify(end.fds)}; ` +
-        `subscription gauges: ${gauges ? JSON.stringify(gauges) : 'no /metrics with a subscription gauge: not checked'}`,
+        `subscription gauges: ${JSON.stringify(gauges)}`,
     );
     expect([...warmupFailures, ...failures].slice(0, 10)).toEqual([]);
     expect(end.fds).toEqual(base.fds);
     expect(heapPerCommand).toBeLessThanOrEqual(HEAP_BYTES_PER_COMMAND);
     expect(rssPerCommand).toBeLessThanOrEqual(RSS_BYTES_PER_COMMAND);
-    if (gauges) expect(gauges).toEqual(Object.fromEntries(Object.keys(gauges).map((k) => [k, 0])));
+    expect(gauges).toEqual(Object.fromEntries(Object.keys(gauges).map((k) => [k, 0])));
   }, TIMEOUT_MS);
 });
