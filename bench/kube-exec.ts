@@ -22,9 +22,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeExecutor } from '../src/exec/kube.js';
 import type { Executor } from '../src/exec/executor.js';
 import { runKubectl } from '../test/support/kube-api/index.js';
+import { NS, POD, startKubeApiProcess } from './kube-api-process.js';
 
-const NS = 'rdev';
-const POD = 'claudebox-bench-0';
 const ARGV = ['true'];
 const self = fileURLToPath(import.meta.url);
 
@@ -35,17 +34,6 @@ interface Sample {
   rssMiB: number;
   /** The whole process's peak RSS (cold runs). */
   totalRssMiB?: number;
-}
-
-/** `serve`: the API server process. Prints its kubeconfig path, then stays until stdin closes. */
-async function serve(): Promise<void> {
-  const { startKubeApiServer } = await import('../test/support/kube-api/index.js');
-  const server = await startKubeApiServer();
-  server.addPod({ name: POD, namespace: NS, labels: { 'rdev.io/project': 'bench' } });
-  console.log(JSON.stringify({ kubeconfigPath: server.kubeconfigPath, mounted: server.workspaceMounted }));
-  process.stdin.resume();
-  await new Promise((r) => process.stdin.once('end', r));
-  await server.close();
 }
 
 function executorFor(kubeconfigPath: string): Executor {
@@ -100,8 +88,8 @@ function report(name: string, samples: Sample[]): void {
 
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 20);
-  const server = child(['serve']);
-  const { kubeconfigPath, mounted } = JSON.parse(await firstLine(server)) as { kubeconfigPath: string; mounted: boolean };
+  const server = await startKubeApiProcess();
+  const { kubeconfigPath, mounted } = server;
   const workspace = mounted ? '/workspace' : '/';
   try {
     // warm: one executor, consecutive runs after a few to warm up.
@@ -135,12 +123,10 @@ async function main(): Promise<void> {
     report('kube executor, cold (fresh node)', coldRuns);
     report('kubectl exec (process tree)', kubectl);
   } finally {
-    server.end();
-    await server.done;
+    await server.stop();
   }
 }
 
 const [mode, ...rest] = process.argv.slice(2);
-if (mode === 'serve') await serve();
-else if (mode === 'cold') await cold(rest[0]!, rest[1]!);
+if (mode === 'cold') await cold(rest[0]!, rest[1]!);
 else await main();

@@ -12,7 +12,7 @@
  * - kube, supervised: `createKubeExecutor` start + attach until `exited`.
  * - kubectl exec: the same command through `kubectl exec`, stdout counted here.
  *
- * The Kubernetes API test server runs in a process of its own (as in `kube-exec.ts`), so this
+ * The Kubernetes API test server runs in a process of its own (`kube-api-process.ts`), so this
  * process's CPU (printed beside each row) is the client's only. Each round runs every row once, in
  * order; one untimed warm-up round comes first; the figures are medians of BENCH_ROUNDS (default 3).
  */
@@ -21,7 +21,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
@@ -29,9 +28,8 @@ import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-no
 import type { ExecTarget, Executor } from '../src/exec/executor.js';
 import { createKubeExecutor } from '../src/exec/kube.js';
 import { createLocalExecutor } from '../src/exec/local.js';
+import { NS, POD, startKubeApiProcess } from './kube-api-process.js';
 
-const NS = 'rdev';
-const POD = 'claudebox-bench-0';
 const CONTAINER = 'claudebox';
 const ARGV = ['seq', '1', '1000000'];
 /** What `seq 1 1000000` prints. */
@@ -53,33 +51,6 @@ interface Sample {
   ms: number;
   /** User + system CPU of this process over the run. */
   cpuMs: number;
-}
-
-/** `serve`: the API server process. Prints where it is, then stays until its stdin closes. */
-async function serve(): Promise<void> {
-  const { startKubeApiServer } = await import('../test/support/kube-api/index.js');
-  const server = await startKubeApiServer();
-  server.addPod({ name: POD, namespace: NS, labels: { 'rdev.io/project': 'bench' } });
-  console.log(JSON.stringify({ kubeconfigPath: server.kubeconfigPath, mounted: server.workspaceMounted }));
-  process.stdin.resume();
-  await new Promise((r) => process.stdin.once('end', r));
-  await server.close();
-}
-
-/** Starts the API server process; resolves once it said where its kubeconfig is. */
-async function startServerProcess(): Promise<{ kubeconfigPath: string; mounted: boolean; stop: () => Promise<void> }> {
-  const p = spawn(process.execPath, ['--import', 'tsx', self, 'serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const closed = new Promise((r) => p.on('close', r));
-  const stop = async (): Promise<void> => {
-    p.stdin.end();
-    await closed;
-  };
-  const { value, done } = await createInterface({ input: p.stdout })[Symbol.asyncIterator]().next();
-  if (done) {
-    await stop();
-    throw new Error('the API server process printed nothing');
-  }
-  return { ...(JSON.parse(value as string) as { kubeconfigPath: string; mounted: boolean }), stop };
 }
 
 /** Runs `file args` and counts its stdout to the end; rejects unless it exits 0. */
@@ -171,7 +142,7 @@ function report(rows: Row[], samples: Map<string, Sample[]>): void {
 /** The whole benchmark: starts the API server process, runs every row each round, prints medians, cleans up. */
 export async function supervisorThroughput(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  const server = await startServerProcess();
+  const server = await startKubeApiProcess();
   const temp = mkdtempSync(join(tmpdir(), 'rdev-sup-bench-'));
   const kc = new KubeConfig();
   kc.loadFromFile(server.kubeconfigPath);
@@ -214,5 +185,5 @@ export async function supervisorThroughput(): Promise<void> {
   }
 }
 
-// Run as a script (not imported by run.ts): the bench, or the API server process it starts.
-if (process.argv[1] === self) await (process.argv[2] === 'serve' ? serve() : supervisorThroughput());
+// Run as a script (not imported by run.ts).
+if (process.argv[1] === self) await supervisorThroughput();
