@@ -3,7 +3,6 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { createMemoryCommandStore, type CommandStore } from './runs/command-store.js';
 import type { EventLog } from './runs/event-log.js';
-import { isFinal } from './runs/types.js';
 import { createMemoryEventLog } from './runs/memory-event-log.js';
 import { createMemoryIdempotency, type IdempotencyStore } from './store/idempotency.js';
 import { openSqliteStore } from './store/sqlite.js';
@@ -46,10 +45,9 @@ export function openHistory(
       const report = store.prune({
         maxAgeMs: config.retentionDays > 0 ? config.retentionDays * 86_400_000 : undefined,
         maxOutputBytes: config.retentionMaxBytes > 0 ? config.retentionMaxBytes : undefined,
-        isRunning: (id) => {
-          const command = store.commands.get(id);
-          return command !== undefined && !isFinal(command.status);
-        },
+        // The query already takes finished commands only (a RUNNING one a previous server left is
+        // adopted, never pruned); this guards against one finishing in memory meanwhile.
+        isRunning: (id) => store.commands.isLive(id),
       });
       if (report.commands > 0) logger.info('retention pruned command output', { ...report });
     } catch (err) {
