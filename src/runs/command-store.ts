@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Command, CommandKind, CommandStatus } from './types.js';
 
 /** Which commands a listing wants, newest first. */
@@ -12,16 +13,41 @@ export interface CommandQuery {
   limit: number;
 }
 
-/** Where command records live; an in-memory one here, a persistent one can implement the same. */
+/** A command before the store gave it its ordinal and id. */
+export type NewCommand = Omit<Command, 'id' | 'ordinal'>;
+
+/**
+ * Where command records live: in memory, SQLite or PostgreSQL. Every call is asynchronous (a
+ * network database answers later); SQLite's and memory's resolve at once.
+ *
+ * Records of commands this process runs are live objects: {@link update} applies its patch to
+ * the object {@link insert} returned before it returns (so a holder of that object sees the change
+ * at once), and its promise settles when the change is durable.
+ */
 export interface CommandStore {
-  /** The next ordinal to give a new command. */
-  nextOrdinal(): number;
-  insert(command: Command): void;
-  /** Applies `patch` and returns the updated record. */
-  update(id: string, patch: Partial<Command>): Command;
-  get(id: string): Command | undefined;
+  /** Records a new command: the store gives it the next ordinal (from a sequence where several processes share it) and its id. */
+  insert(draft: NewCommand): Promise<Command>;
+  /** Applies `patch` (at once, to the live record) and resolves with the record once the change is durable. */
+  update(id: string, patch: Partial<Command>): Promise<Command>;
+  get(id: string): Promise<Command | undefined>;
   /** Up to `limit + 1` matches, newest first, so the caller can tell whether there is a next page. */
-  list(query: CommandQuery): Command[];
+  list(query: CommandQuery): Promise<Command[]>;
+}
+
+/** The id of the command with `ordinal` in `projectId`: readable, ordered within a project, and not guessable. */
+export function commandIdOf(projectId: string, ordinal: number): string {
+  return `cmd-${projectId}-${ordinal.toString(36).padStart(4, '0')}${randomBytes(3).toString('hex')}`;
+}
+
+/** Whether `c` is one `q` asks for (the limit aside). */
+export function matchesQuery(c: Command, q: CommandQuery): boolean {
+  return (
+    (q.projectId === undefined || c.projectId === q.projectId) &&
+    (q.projectIds === undefined || q.projectIds.has(c.projectId)) &&
+    (q.status === undefined || c.status === q.status) &&
+    (q.kind === undefined || c.kind === q.kind) &&
+    (q.beforeOrdinal === undefined || c.ordinal < q.beforeOrdinal)
+  );
 }
 
 /** A {@link CommandStore} in memory. */
@@ -29,29 +55,26 @@ export function createMemoryCommandStore(): CommandStore {
   const byId = new Map<string, Command>();
   const ordered: Command[] = [];
   return {
-    nextOrdinal: () => ordered.length + 1,
-    insert(command) {
+    async insert(draft) {
+      const ordinal = ordered.length + 1;
+      const command: Command = { ...draft, id: commandIdOf(draft.projectId, ordinal), ordinal };
       byId.set(command.id, command);
       ordered.push(command);
+      return command;
     },
     update(id, patch) {
       const current = byId.get(id);
-      if (!current) throw new Error(`no command ${id}`);
+      if (!current) return Promise.reject(new Error(`no command ${id}`));
       Object.assign(current, patch);
-      return current;
+      return Promise.resolve(current);
     },
-    get: (id) => byId.get(id),
-    list({ projectId, projectIds, status, kind, beforeOrdinal, limit }) {
+    get: async (id) => byId.get(id),
+    async list(q) {
       const out: Command[] = [];
-      const start = Math.min(ordered.length, (beforeOrdinal ?? ordered.length + 1) - 1);
-      for (let i = start - 1; i >= 0 && out.length <= limit; i--) {
+      const start = Math.min(ordered.length, (q.beforeOrdinal ?? ordered.length + 1) - 1);
+      for (let i = start - 1; i >= 0 && out.length <= q.limit; i--) {
         const c = ordered[i]!;
-        const wanted =
-          (projectId === undefined || c.projectId === projectId) &&
-          (projectIds === undefined || projectIds.has(c.projectId)) &&
-          (status === undefined || c.status === status) &&
-          (kind === undefined || c.kind === kind);
-        if (wanted) out.push(c);
+        if (matchesQuery(c, q)) out.push(c);
       }
       return out;
     },

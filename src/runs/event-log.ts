@@ -18,15 +18,21 @@ export type DurableListener = (commandId: string, events: readonly CommandEvent[
  * store numbers on from its durable mark, and no reader ever held a seq that was lost. What this
  * costs is the time an event waits before its batch is written (a persistent log's `flushMs`; a
  * memory log's events are durable for its process as soon as they are appended).
+ *
+ * Every call that touches storage is asynchronous: SQLite answers at once, PostgreSQL over the
+ * network. Where other processes append too (replicas), `onDurable` and `follow` also see their
+ * events, read back by `seq`.
  */
 export interface EventLog {
   /**
-   * Numbers and queues `events` after the command's last one ({@link lastSeq}); returns them with
-   * their `seq`. They are not readable yet: they become so when they are durable.
+   * Numbers and queues `events` after the command's last one ({@link lastSeq}); resolves with them
+   * and their `seq` once they are queued (not yet durable: they become readable when they are).
+   * Successive appends to one command get increasing seqs in the order of the calls, whether or
+   * not the caller waits for each promise. Rejects when the log is closed.
    */
-  append(commandId: string, events: NewCommandEvent[]): CommandEvent[];
+  append(commandId: string, events: NewCommandEvent[]): Promise<CommandEvent[]>;
   /** Durable events with `seq > afterSeq` (never above {@link durableSeq}), at most `limit` of them, in order. */
-  read(commandId: string, afterSeq: number, limit: number): CommandEvent[];
+  read(commandId: string, afterSeq: number, limit: number): Promise<CommandEvent[]>;
   /**
    * Every durable event after `afterSeq`, then each new one as it becomes durable (a follower is
    * woken when a batch commits, not at `append`), each exactly once and in order; ends after the
@@ -37,9 +43,9 @@ export interface EventLog {
    * The last `seq` given to the command by {@link append} (0 when it has none), including events
    * not durable yet. Readers that need what they can see use {@link durableSeq}.
    */
-  lastSeq(commandId: string): number;
+  lastSeq(commandId: string): Promise<number>;
   /** The last `seq` of the command that is durable, hence readable (0 when it has none); at most {@link lastSeq}. */
-  durableSeq(commandId: string): number;
+  durableSeq(commandId: string): Promise<number>;
   /**
    * Calls `listener` with each command's events as they become durable (per command, in seq
    * order, each event once), synchronously at the commit; returns a function that unsubscribes.

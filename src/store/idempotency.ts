@@ -11,12 +11,12 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
  */
 export interface IdempotencyStore {
   /** The command started by `caller` with `key` less than the window before `now`, if any. */
-  find(caller: string, key: string, now: number): string | undefined;
-  /** Remembers that `caller` started `commandId` with `key` at `now` (replacing an expired entry). */
-  record(caller: string, key: string, commandId: string, now: number): void;
+  find(caller: string, key: string, now: number): Promise<string | undefined>;
+  /** Remembers that `caller` started `commandId` with `key` at `now` (replacing an expired entry); resolves once durable. */
+  record(caller: string, key: string, commandId: string, now: number): Promise<void>;
 }
 
-const isValid = (at: number, now: number): boolean => now - at < IDEMPOTENCY_WINDOW_MS;
+export const isValid = (at: number, now: number): boolean => now - at < IDEMPOTENCY_WINDOW_MS;
 
 /** An {@link IdempotencyStore} in memory; expired entries are dropped as new ones come. */
 export function createMemoryIdempotency(): IdempotencyStore {
@@ -24,11 +24,11 @@ export function createMemoryIdempotency(): IdempotencyStore {
   const entries = new Map<string, { commandId: string; at: number }>();
   const keyOf = (caller: string, key: string): string => `${caller}\0${key}`;
   return {
-    find(caller, key, now) {
+    async find(caller, key, now) {
       const entry = entries.get(keyOf(caller, key));
       return entry && isValid(entry.at, now) ? entry.commandId : undefined;
     },
-    record(caller, key, commandId, now) {
+    async record(caller, key, commandId, now) {
       for (const [k, entry] of entries) {
         if (isValid(entry.at, now)) break;
         entries.delete(k);
@@ -53,11 +53,11 @@ export function createSqliteIdempotency(db: Database.Database, queue: WriteQueue
   );
   const expire = db.prepare<[number]>('DELETE FROM idempotency WHERE at <= ?');
   return {
-    find(caller, key, now) {
+    async find(caller, key, now) {
       const row = select.get(caller, key);
       return row && isValid(row.at, now) ? row.command_id : undefined;
     },
-    record(caller, key, commandId, now) {
+    async record(caller, key, commandId, now) {
       queue.flush(() => {
         expire.run(now - IDEMPOTENCY_WINDOW_MS);
         upsert.run(caller, key, commandId, now);
