@@ -38,11 +38,11 @@ function direct(lines: number): Promise<number> {
 
 export async function streamThroughput(lines: number): Promise<StreamResult[]> {
   const data = mkdtempSync(path.join(tmpdir(), 'rdev-bench-'));
-  const app = createApp(loadConfig({ RDEV_DATA_DIR: data, RDEV_LOG_LEVEL: 'silent', RDEV_SHUTDOWN_GRACE_SECONDS: '0' }));
+  const app = await createApp(loadConfig({ RDEV_DATA_DIR: data, RDEV_LOG_LEVEL: 'silent', RDEV_SHUTDOWN_GRACE_SECONDS: '0' }));
   const server = createServer((req, res) => app.handle(req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const start = () => app.runs.start({ projectId: 'demo', kind: 'SHELL', argv: ['seq', '1', String(lines)] }).command.id;
+  const start = async () => (await app.runs.start({ projectId: 'demo', kind: 'SHELL', argv: ['seq', '1', String(lines)] })).command.id;
   const results: StreamResult[] = [];
   try {
     const [anchorMs] = await time(() => direct(lines));
@@ -51,7 +51,7 @@ export async function streamThroughput(lines: number): Promise<StreamResult[]> {
     for (const single of [false, true]) {
       const client = createClient({ url: `${url}/graphql/stream`, singleConnection: single, retryAttempts: 0 });
       const [ms, events] = await time(async () => {
-        const id = start();
+        const id = await start();
         let n = 0;
         let text = 0;
         for await (const r of client.iterate({ query: 'subscription($id: ID!) { commandEvents(id: $id) { __typename ... on CommandOutput { text } } }', variables: { id } })) {
@@ -66,9 +66,9 @@ export async function streamThroughput(lines: number): Promise<StreamResult[]> {
     }
 
     const [ms, events] = await time(
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const id = start();
+      async () => {
+        const id = await start();
+        return new Promise<number>((resolve, reject) => {
           const es = new EventSource(`${url}/projects/demo/events?stream_id=${id}`);
           let n = 0;
           es.addEventListener('output', () => n++);
@@ -77,7 +77,8 @@ export async function streamThroughput(lines: number): Promise<StreamResult[]> {
             resolve(n + 1);
           });
           es.onerror = () => reject(new Error('EventSource failed'));
-        }),
+        });
+      },
     );
     results.push({ name: 'REST shim (EventSource, one event per line)', ms, events });
   } finally {

@@ -50,8 +50,11 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** Wires registry + executor + runs + schema + REST into one request handler; never listens. */
-export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
+/**
+ * Wires registry + executor + runs + schema + REST into one request handler; never listens.
+ * Resolves once the history is open and what a previous server left is adopted.
+ */
+export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const tokens = loadTokensOf(config);
   const audit = createAuditLog(path.join(config.dataDir, 'audit.log'), config.auditMemoryEntries);
@@ -74,7 +77,7 @@ export function createApp(config: Readonly<Config>, deps: AppDeps = {}): App {
     coalesceMs: deps.coalesceMs,
     metrics: metrics.runs,
   });
-  const adopted = runs.adopt();
+  const adopted = await runs.adopt();
   if (adopted.running + adopted.queued > 0) logger.info('adopted the commands of the previous server', adopted);
   const guard = new Guard({
     runs,

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   }
   let app;
   try {
-    app = createApp(config);
+    app = await createApp(config);
   } catch (err) {
     process.stderr.write(`rdev-api: cannot start: ${(err as Error).message}\n`);
     process.exit(2);

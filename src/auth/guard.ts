@@ -32,12 +32,12 @@ export class Guard {
   }
 
   /** Checks and starts a command for `identity`; every outcome is audited. */
-  run(identity: Identity, request: Omit<StartRequest, 'caller'>, gitArgs?: readonly string[]): Command {
+  async run(identity: Identity, request: Omit<StartRequest, 'caller'>, gitArgs?: readonly string[]): Promise<Command> {
     try {
       assertMayRun(identity, request.projectId, request.kind);
       this.rate.take(identity.name, 'commands');
       if (gitArgs) this.checkGit(identity, gitArgs);
-      const { command, reused } = this.o.runs.start({ ...request, caller: identity.name });
+      const { command, reused } = await this.o.runs.start({ ...request, caller: identity.name });
       if (!reused) this.o.audit.accepted({ caller: identity.name, projectId: command.projectId, kind: command.kind, argv: command.argv, commandId: command.id });
       return command;
     } catch (err) {
@@ -53,8 +53,8 @@ export class Guard {
   }
 
   /** Cancels a command the caller can see and may cancel. */
-  cancel(identity: Identity, id: string): Command {
-    const command = this.o.runs.get(id);
+  async cancel(identity: Identity, id: string): Promise<Command> {
+    const command = await this.o.runs.get(id);
     assertVisible(identity, command.projectId);
     assertAllowed(identity, 'cancel');
     return this.o.runs.cancel(id);

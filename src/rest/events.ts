@@ -15,14 +15,14 @@ export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<
   assertVisible(ctx.identity, projectId);
   if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
   const commandId = r.query.get('stream_id')!;
-  const command = ctx.runs.find(commandId);
+  const command = await ctx.runs.find(commandId);
   if (!command || command.projectId !== projectId) throw new NotFoundError('command', commandId);
 
   const header = r.req.headers['last-event-id'];
   const lastEventId = (Array.isArray(header) ? header[0] : header) ?? r.query.get('last_event_id') ?? undefined;
   const resume = lastEventId === undefined ? { seq: 0, line: -1 } : parseLastEventId(lastEventId);
   if (!resume) throw new HttpError('BAD_USER_INPUT', `Last-Event-ID ${JSON.stringify(lastEventId)} is not an id this server sent`);
-  if (lastEventId !== undefined && isFinal(command.status) && resume.seq >= ctx.runs.lastSeq(commandId)) {
+  if (lastEventId !== undefined && isFinal(command.status) && resume.seq >= (await ctx.runs.lastSeq(commandId))) {
     r.res.writeHead(204).end();
     return;
   }
@@ -32,7 +32,7 @@ export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<
   stream.signal.addEventListener('abort', release, { once: true });
   // A resume inside an event re-reads that event and skips the lines already sent.
   const from = resume.line >= 0 ? resume.seq - 1 : resume.seq;
-  const renderer = new LineRenderer({}, carryBefore((after, limit) => ctx.runs.events(commandId, after, limit), from + 1));
+  const renderer = new LineRenderer({}, await carryBefore((after, limit) => ctx.runs.events(commandId, after, limit), from + 1));
   try {
     for await (const event of ctx.runs.follow(commandId, from, stream.signal)) {
       const skip = event.seq === resume.seq ? resume.line : -1;

@@ -52,7 +52,7 @@ export async function runCommand(ctx: RestContext, r: RouteRequest, kind: Comman
     ctx.guard.refused(ctx.identity, projectId, kind, guessArgv(kind, body), err);
     throw err;
   }
-  const command = ctx.guard.run(ctx.identity, request, gitArgs);
+  const command = await ctx.guard.run(ctx.identity, request, gitArgs);
   sendData(r.res, 202, commandJson(command), r.requestId);
 }
 

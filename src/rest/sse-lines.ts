@@ -87,12 +87,12 @@ export class LineRenderer {
  * The unterminated tails of each stream just before event `seq`, read backwards from the log,
  * so that a stream resumed there renders lines exactly as an uninterrupted one did.
  */
-export function carryBefore(read: (afterSeq: number, limit: number) => CommandEvent[], seq: number): { STDOUT: string; STDERR: string } {
+export async function carryBefore(read: (afterSeq: number, limit: number) => Promise<CommandEvent[]>, seq: number): Promise<{ STDOUT: string; STDERR: string }> {
   const carry = { STDOUT: '', STDERR: '' };
   const open = new Set<'STDOUT' | 'STDERR'>(['STDOUT', 'STDERR']);
   const window = 64;
   for (let end = seq - 1; end >= 1 && open.size > 0; end -= window) {
-    const events = read(Math.max(0, end - window), Math.min(window, end));
+    const events = await read(Math.max(0, end - window), Math.min(window, end));
     for (let i = events.length - 1; i >= 0 && open.size > 0; i--) {
       const e = events[i]!;
       if (e.type !== 'output' || !open.has(e.stream)) continue;

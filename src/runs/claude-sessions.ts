@@ -16,9 +16,9 @@ export interface ClaudeSessionInfo {
 const SCAN = 1000;
 
 /** A project's recent Claude sessions, newest first (by their newest run). */
-export function recentClaudeSessions(store: CommandStore, projectId: string, limit: number): ClaudeSessionInfo[] {
+export async function recentClaudeSessions(store: CommandStore, projectId: string, limit: number): Promise<ClaudeSessionInfo[]> {
   const sessions = new Map<string, ClaudeSessionInfo>();
-  for (const command of store.list({ projectId, kind: 'CLAUDE', limit: SCAN })) {
+  for (const command of await store.list({ projectId, kind: 'CLAUDE', limit: SCAN })) {
     const id = command.claude?.sessionId;
     if (!id) continue;
     const seen = sessions.get(id);

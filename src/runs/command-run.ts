@@ -62,7 +62,7 @@ export class CommandRun {
   private resolveDone!: () => void;
 
   constructor(
-    private command: Command,
+    private readonly command: Command,
     private readonly d: CommandRunDeps,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -115,7 +115,7 @@ export class CommandRun {
     const d = this.d;
     const logger = d.logger.child({ commandId: this.id });
     if (mode === 'start') {
-      this.command = d.store.update(this.id, { status: 'RUNNING', startedAt: new Date(), spool: { pgid: null, stdout: 0, stderr: 0 } });
+      this.update({ status: 'RUNNING', startedAt: this.command.startedAt ?? new Date(), spool: { pgid: null, stdout: 0, stderr: 0 } });
       this.publishStatus();
       d.metrics?.started(this.command);
       logger.info('command started', { argv0: this.command.argv[0] });
@@ -123,10 +123,10 @@ export class CommandRun {
       try {
         if (!project) throw new Error(`project ${this.command.projectId} disappeared`);
         const started = await d.executor.start({ ...this.ref(), argv: this.command.argv, workdir: this.command.workdir, stdin });
-        this.command = d.store.update(this.id, { spool: { ...this.position(), pgid: started.pgid } });
+        this.update({ spool: { ...this.position(), pgid: started.pgid } });
       } catch (err) {
         logger.error('executor failed', { err: String(err) });
-        this.finish(new OutputMeter(d.maxOutputBytes), { status: 'FAILED', exitCode: null, error: `could not run the command: ${(err as Error).message}` });
+        await this.finish(new OutputMeter(d.maxOutputBytes), { status: 'FAILED', exitCode: null, error: `could not run the command: ${(err as Error).message}` });
         return;
       }
     } else {
@@ -155,10 +155,10 @@ export class CommandRun {
     sink.end();
     let state: FinalState = finalState(outcome.type === 'exited' ? outcome : { type: 'lost', reason: outcome.reason }, this.stop, this.command.timeoutSeconds, idleSeconds);
     if (this.command.claude) state = claudeFinalState(state, claudeFailure(this.command.claude, state.exitCode ?? 0));
-    this.finish(meter, state);
+    // The spool goes only once the final record is durable: until then a replica that takes the
+    // command over (this one's lease lapsed) still needs it. Not awaited: the command holds no slot meanwhile.
+    if (!(await this.finish(meter, state))) return;
     logger.info('command finished', { status: state.status, exitCode: state.exitCode });
-    // Its output is in the history now (a completion is written at once): the spool can go. Not
-    // awaited: the command holds no slot while its spool is removed.
     if (outcome.type === 'exited') void d.executor.remove(this.ref()).catch((err: unknown) => logger.warn('could not remove the spool', { err: String(err) }));
   }
 
@@ -216,9 +216,23 @@ export class CommandRun {
   private append(meter: OutputMeter, events: NewCommandEvent[], covered: Partial<Record<OutputStream, number>>): void {
     const at = this.position();
     const moved = { ...at, stdout: at.stdout + (covered.STDOUT ?? 0), stderr: at.stderr + (covered.STDERR ?? 0) };
-    if (moved.stdout !== at.stdout || moved.stderr !== at.stderr) this.command = this.d.store.update(this.id, { spool: moved });
+    if (moved.stdout !== at.stdout || moved.stderr !== at.stderr) this.update({ spool: moved });
     const admitted = meter.admit(events);
-    if (admitted.length > 0) this.d.log.append(this.id, admitted);
+    if (admitted.length > 0) this.d.log.append(this.id, admitted).catch((err: unknown) => this.lostWrite(err));
+  }
+
+  /**
+   * Applies `patch` to the command at once and writes it (with the events appended before it).
+   * A write that fails is reported, never thrown: a fenced one means another replica runs the command now.
+   */
+  private update(patch: Partial<Command>): void {
+    Object.assign(this.command, patch);
+    this.d.store.update(this.id, patch).catch((err: unknown) => this.lostWrite(err));
+  }
+
+  private lostWrite(err: unknown): void {
+    if (isFenced(err)) this.detach();
+    else this.d.logger.error('could not record the command\'s progress', { commandId: this.id, err: String(err) });
   }
 
   /** Where the command's output goes: Claude runs have their stream-json parsed, the rest is plain. */
@@ -239,7 +253,7 @@ export class CommandRun {
     return createClaudeSink(chunker, (message, bytes) => {
       this.append(meter, [claudeEventOf(message, new Date())], { STDOUT: bytes });
       const summary = foldClaudeMessage(this.command.claude ?? EMPTY_CLAUDE_SUMMARY, message);
-      if (summary !== this.command.claude) this.command = this.d.store.update(this.id, { claude: summary });
+      if (summary !== this.command.claude) this.update({ claude: summary });
     });
   }
 
@@ -247,30 +261,51 @@ export class CommandRun {
     this.d.projectEvents.publish({ type: 'command-status', projectId: this.command.projectId, command: { ...this.command } });
   }
 
-  private finish(meter: OutputMeter, state: FinalState): void {
+  /** Records the final state; false when it could not be (another replica owns the command now). */
+  private async finish(meter: OutputMeter, state: FinalState): Promise<boolean> {
     // The marker is past the cap by nature: it goes in without the meter.
     const marker = meter.marker();
-    if (marker) this.d.log.append(this.id, [marker]);
-    finishCommand(this.d, this.command, state, meter);
+    if (marker) this.d.log.append(this.id, [marker]).catch(() => {}); // its failure is the final write's too
+    try {
+      await finishCommand(this.d, this.command, state, meter);
+      return true;
+    } catch (err) {
+      if (isFenced(err)) {
+        this.d.logger.warn('another replica took the command over: its end is theirs to record', { commandId: this.id });
+        return false;
+      }
+      this.d.logger.error('could not record the end of the command', { commandId: this.id, err: String(err) });
+      return false;
+    }
   }
 }
 
+/** Whether a store refused a write because another replica holds the command now (a `FencedError`). */
+export function isFenced(err: unknown): boolean {
+  return err instanceof Error && err.name === 'FencedError';
+}
+
 /**
- * Records a command's final state: audit, store, its `completed` event, status publication and
- * metrics. Also used for commands that never ran (canceled or lost while QUEUED). (Events reach
- * `projectEvents` once durable, through the run manager's `onDurable` listener.)
+ * Records a command's final state: store, its `completed` event (both in one write), then, once
+ * that is durable, audit, status publication and metrics. Also used for commands that never ran
+ * (canceled or lost while QUEUED). Rejects when the write fails (a `FencedError` when another
+ * replica holds the command). (Events reach `projectEvents` once durable, through the run
+ * manager's `onDurable` listener.)
  */
-export function finishCommand(
+export async function finishCommand(
   d: Pick<CommandRunDeps, 'store' | 'log' | 'projectEvents' | 'audit' | 'metrics'>,
   command: Command,
   state: FinalState,
   meter: OutputMeter = new OutputMeter(0),
-): Command {
-  d.audit?.finished({ commandId: command.id, status: state.status, exitCode: state.exitCode, outputBytes: meter.bytes, outputSha256: meter.digest() });
+): Promise<Command> {
   const finishedAt = new Date();
   const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
-  const updated = d.store.update(command.id, { ...state, finishedAt, durationMs });
-  d.log.append(command.id, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
+  const patch = { ...state, finishedAt, durationMs };
+  Object.assign(command, patch);
+  const written = d.store.update(command.id, patch);
+  const completed = d.log.append(command.id, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
+  const [updated] = await Promise.all([written, completed]);
+  d.audit?.finished({ commandId: command.id, status: state.status, exitCode: state.exitCode, outputBytes: meter.bytes, outputSha256: meter.digest() });
   d.projectEvents.publish({ type: 'command-status', projectId: command.projectId, command: { ...updated } });
   d.metrics?.finished(updated);
   return updated;

@@ -80,3 +80,8 @@ export function createMemoryCommandStore(): CommandStore {
     },
   };
 }
+
+/** The project of a command, read off its id (see {@link commandIdOf}): `cmd-<project>-<ordinal><random>`. */
+export function projectIdOfCommand(commandId: string): string {
+  return commandId.slice('cmd-'.length, commandId.lastIndexOf('-'));
+}

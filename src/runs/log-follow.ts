@@ -13,6 +13,14 @@ export function firstAfter(events: readonly CommandEvent[], afterSeq: number): n
   return lo;
 }
 
+/** A wait armed with {@link AppendWaiters.arm}: settles at the next wake of its command. */
+export interface ArmedWait {
+  /** The events the wake handed over (undefined for a wake without events, a cancel or an abort). */
+  readonly woken: Promise<readonly CommandEvent[] | undefined>;
+  /** Stops waiting (resolves `woken` with undefined); safe to call more than once. */
+  cancel(): void;
+}
+
 /**
  * Who waits for the next events of each command to become readable (durable); shared by every
  * {@link EventLog} implementation. A wake may hand the waiter the events that just became
@@ -22,26 +30,40 @@ export class AppendWaiters {
   private readonly waiters = new Map<string, Set<(events?: readonly CommandEvent[]) => void>>();
 
   /**
-   * Resolves at the next {@link AppendWaiters.wake} of `commandId` with the events it was given,
-   * or with undefined at a wake without events or when `signal` aborts.
+   * Registers a wait for the next {@link AppendWaiters.wake} of `commandId` now, before the caller
+   * reads: with an asynchronous read, a commit that lands during the read still wakes it.
    */
-  wait(commandId: string, signal: AbortSignal): Promise<readonly CommandEvent[] | undefined> {
-    return new Promise((resolve) => {
-      let set = this.waiters.get(commandId);
-      if (!set) {
-        set = new Set();
-        this.waiters.set(commandId, set);
-      }
-      const wake = (events?: readonly CommandEvent[]): void => {
-        set.delete(wake);
-        if (set.size === 0 && this.waiters.get(commandId) === set) this.waiters.delete(commandId);
+  arm(commandId: string, signal: AbortSignal): ArmedWait {
+    let set = this.waiters.get(commandId);
+    if (!set) {
+      set = new Set();
+      this.waiters.set(commandId, set);
+    }
+    const waiting = set;
+    let wake!: (events?: readonly CommandEvent[]) => void;
+    const woken = new Promise<readonly CommandEvent[] | undefined>((resolve) => {
+      wake = (events) => {
+        if (!waiting.delete(wake)) return;
+        if (waiting.size === 0 && this.waiters.get(commandId) === waiting) this.waiters.delete(commandId);
         signal.removeEventListener('abort', onAbort);
         resolve(events);
       };
-      const onAbort = (): void => wake();
-      set.add(wake);
-      signal.addEventListener('abort', onAbort, { once: true });
     });
+    const onAbort = (): void => wake();
+    waiting.add(wake);
+    if (signal.aborted) wake();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return { woken, cancel: () => wake() };
+  }
+
+  /** Whether anyone waits for `commandId` now. */
+  has(commandId: string): boolean {
+    return this.waiters.has(commandId);
+  }
+
+  /** Commands someone waits for now. */
+  commands(): string[] {
+    return [...this.waiters.keys()];
   }
 
   /** Wakes everyone waiting for `commandId`; `events`: the command's events that just became durable, in order. */
@@ -90,24 +112,34 @@ export async function* followLog(o: {
   afterSeq: number;
   signal: AbortSignal;
   /** Readable (durable) events only. */
-  read: (commandId: string, afterSeq: number, limit: number) => CommandEvent[];
+  read: (commandId: string, afterSeq: number, limit: number) => Promise<CommandEvent[]>;
   waiters: AppendWaiters;
   closed?: () => boolean;
 }): AsyncGenerator<CommandEvent> {
   const closed = o.closed ?? (() => false);
   let seq = o.afterSeq;
   while (!o.signal.aborted && !closed()) {
-    // Reading and registering the waiter happen in one synchronous step, so no commit slips between.
-    for (let batch = o.read(o.commandId, seq, 1000); batch.length > 0; batch = o.read(o.commandId, seq, 1000)) {
-      for (const event of batch) {
-        seq = event.seq;
-        yield event;
-        if (event.type === 'completed') return;
+    // Armed before the read: a commit that lands while the read is on its way still wakes this follower.
+    const wait = o.waiters.arm(o.commandId, o.signal);
+    let caughtUp = false;
+    try {
+      for (let batch = await o.read(o.commandId, seq, 1000); batch.length > 0; batch = await o.read(o.commandId, seq, 1000)) {
+        for (const event of batch) {
+          seq = event.seq;
+          yield event;
+          if (event.type === 'completed') return;
+        }
+        if (o.signal.aborted) return;
       }
-      if (o.signal.aborted) return;
+      caughtUp = true;
+    } finally {
+      if (!caughtUp) wait.cancel();
     }
-    if (closed()) return;
-    const woken = await o.waiters.wait(o.commandId, o.signal);
+    if (closed()) {
+      wait.cancel();
+      return;
+    }
+    const woken = await wait.woken;
     if (o.signal.aborted || !woken) continue;
     // The wake's events follow on from what was read only if nothing came between: else the next read has them.
     for (let i = firstAfter(woken, seq); i < woken.length && woken[i]!.seq === seq + 1; i++) {

@@ -12,15 +12,16 @@ export function createMemoryEventLog(options: { onListenerError?: (err: unknown)
   const waiters = new AppendWaiters();
   const durable = new DurableListeners(options.onListenerError);
 
-  const read = (commandId: string, afterSeq: number, limit: number): CommandEvent[] => {
+  const readNow = (commandId: string, afterSeq: number, limit: number): CommandEvent[] => {
     const events = logs.get(commandId) ?? [];
     const start = firstAfter(events, afterSeq);
     return events.slice(start, start + limit);
   };
-  const lastSeq = (commandId: string): number => logs.get(commandId)?.at(-1)?.seq ?? 0;
+  const read = async (commandId: string, afterSeq: number, limit: number): Promise<CommandEvent[]> => readNow(commandId, afterSeq, limit);
+  const lastSeq = async (commandId: string): Promise<number> => logs.get(commandId)?.at(-1)?.seq ?? 0;
 
   return {
-    append(commandId, newEvents) {
+    async append(commandId, newEvents) {
       let events = logs.get(commandId);
       if (!events) logs.set(commandId, (events = []));
       let seq = events.at(-1)?.seq ?? 0;

@@ -1,16 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import type { Executor } from '../exec/executor.js';
 import { BadUserInputError, NotFoundError, ProjectNotReadyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ProjectRegistry } from '../projects/registry.js';
-import type { CommandQuery, CommandStore } from './command-store.js';
+import { projectIdOfCommand, type CommandQuery, type CommandStore, type NewCommand } from './command-store.js';
 import type { IdempotencyStore } from '../store/idempotency.js';
 import type { EventLog } from './event-log.js';
 import type { ProjectEvents } from './project-events.js';
 import { recentClaudeSessions, type ClaudeSessionInfo } from './claude-sessions.js';
 import { EMPTY_CLAUDE_SUMMARY } from './claude-summary.js';
 import { CommandRun, finishCommand, type CommandRunDeps } from './command-run.js';
-import { Scheduler } from './scheduler.js';
+import type { Coordinator, LocalRun } from './coordinator.js';
+import { LocalCoordinator } from './local-coordinator.js';
 import { isFinal, type Command, type CommandEvent, type CommandKind } from './types.js';
 import { resolveWorkdir } from './workdir.js';
 
@@ -55,6 +55,21 @@ export interface RunManagerOptions {
   killGraceMs?: number;
   /** Told where commands start, write and end (metrics); none of these change what happens. */
   metrics?: RunMetrics;
+  /**
+   * Builds the coordinator that admits and places commands (replicas on PostgreSQL bring a
+   * cluster-wide one); default: one process on its own store ({@link LocalCoordinator}).
+   */
+  coordinator?: (hooks: CoordinatorHooks) => Coordinator;
+}
+
+/** What the run manager hands a coordinator: how to run a command here and how to end one that never ran. */
+export interface CoordinatorHooks {
+  /** Starts (`start`) or follows (`adopt`) a command in this process. */
+  launch(command: Command, mode: 'start' | 'adopt', stdin: string | undefined): LocalRun;
+  /** Ends a QUEUED command that will never run. */
+  finishQueued(command: Command, status: 'CANCELED'): Promise<Command>;
+  /** Tells project subscribers that a command now waits. */
+  queued(command: Command): void;
 }
 
 /**
@@ -95,7 +110,7 @@ export interface StartRequest {
  * {@link adopt} takes over what the history says is RUNNING or QUEUED.
  */
 export class RunManager {
-  private readonly scheduler: Scheduler<CommandRun>;
+  private readonly coordinator: Coordinator;
   private readonly deps: CommandRunDeps;
   private closing = false;
   private readonly unlisten: () => void;
@@ -118,15 +133,21 @@ export class RunManager {
     };
     // Project-wide subscribers get a command's events once they are durable, like its own followers.
     this.unlisten = o.log.onDurable((commandId, events) => {
-      const projectId = o.store.get(commandId)?.projectId;
-      if (projectId === undefined) return;
+      const projectId = projectIdOfCommand(commandId);
       for (const event of events) o.projectEvents.publish({ type: 'command-event', projectId, commandId, event });
     });
-    this.scheduler = new Scheduler(o.limits, (command, stdin) => {
-      const run = new CommandRun(command, this.deps);
-      run.begin('start', stdin);
-      return run;
-    });
+    const hooks: CoordinatorHooks = {
+      launch: (command, mode, stdin) => {
+        const run = new CommandRun(command, this.deps);
+        run.begin(mode, stdin);
+        return run;
+      },
+      finishQueued: (command, status) => finishCommand(this.deps, command, { status, exitCode: null, error: null }),
+      queued: (command) => this.publishStatus(command),
+    };
+    this.coordinator = o.coordinator
+      ? o.coordinator(hooks)
+      : new LocalCoordinator({ store: o.store, idempotency: o.idempotency, limits: o.limits, ...hooks });
   }
 
   /**
@@ -134,30 +155,22 @@ export class RunManager {
    * spool position (finished meanwhile: their final status and all their output), QUEUED ones
    * wait again in their order. Call once, before the server takes requests.
    */
-  adopt(): { running: number; queued: number } {
-    const all = (status: 'RUNNING' | 'QUEUED'): Command[] => this.o.store.list({ status, limit: Number.MAX_SAFE_INTEGER }).sort((a, b) => a.ordinal - b.ordinal);
-    const running = all('RUNNING');
-    for (const command of running) {
-      const run = new CommandRun(command, this.deps);
-      this.scheduler.hold(run);
-      run.begin('adopt');
-    }
-    const queued = all('QUEUED');
-    for (const command of queued) this.scheduler.enqueue(command);
-    this.scheduler.pump();
-    return { running: running.length, queued: queued.length };
+  adopt(): Promise<{ running: number; queued: number }> {
+    return this.coordinator.adopt();
   }
 
   /**
-   * Validates, records and starts (or queues) a command; returns it at once. With an
-   * idempotency key seen from the same caller within a day, returns that first command instead.
+   * Validates, records and starts (or queues) a command; resolves with it at once (RUNNING or
+   * QUEUED). With an idempotency key seen from the same caller within a day, resolves with that
+   * first command instead.
    */
-  start(request: StartRequest): { command: Command; reused: boolean } {
+  async start(request: StartRequest): Promise<{ command: Command; reused: boolean }> {
     const caller = request.caller ?? '';
     const key = request.idempotencyKey ?? undefined;
     if (key) {
-      const earlier = this.o.idempotency.find(caller, key, Date.now());
-      const command = earlier ? this.o.store.get(earlier) : undefined;
+      // The common retry, answered without the admission's checks (which would refuse it while the project is busy or down).
+      const earlier = await this.o.idempotency.find(caller, key, Date.now());
+      const command = earlier === undefined ? undefined : await this.o.store.get(earlier);
       if (command) return { command, reused: true };
     }
     const project = this.o.registry.get(request.projectId);
@@ -169,12 +182,8 @@ export class RunManager {
     const workdir = resolveWorkdir(project, request.workdir ?? '');
     if (project.status !== 'READY') throw new ProjectNotReadyError(project.id, project.status, project.statusMessage);
     if (this.closing) throw new ProjectNotReadyError(project.id, 'unavailable', 'the server is shutting down');
-    const where = this.scheduler.checkRoom(project.id);
 
-    const ordinal = this.o.store.nextOrdinal();
-    const command: Command = {
-      id: `cmd-${project.id}-${ordinal.toString(36).padStart(4, '0')}${randomBytes(3).toString('hex')}`,
-      ordinal,
+    const draft: NewCommand = {
       projectId: project.id,
       kind: request.kind,
       argv: request.argv,
@@ -191,66 +200,56 @@ export class RunManager {
       prunedAt: null,
       spool: null,
     };
-    this.o.store.insert(command);
-    if (key) this.o.idempotency.record(caller, key, command.id, Date.now());
-    this.o.logger.info('command accepted', { commandId: command.id, projectId: project.id, kind: command.kind });
-    if (where === 'queue') this.publishStatus(command);
-    this.scheduler.submit(command, request.stdin, where);
-    return { command, reused: false };
+    const admitted = await this.coordinator.admit({ draft, caller, idempotencyKey: key, stdin: request.stdin });
+    if (!admitted.reused) this.o.logger.info('command accepted', { commandId: admitted.command.id, projectId: project.id, kind: draft.kind, status: admitted.command.status });
+    return admitted;
   }
 
-  /** Stops a queued or running command; a finished one is returned as it is. */
-  cancel(id: string): Command {
-    const command = this.get(id);
+  /** Stops a queued or running command (wherever it runs); a finished one is returned as it is. */
+  async cancel(id: string): Promise<Command> {
+    const command = await this.get(id);
     if (isFinal(command.status)) return command;
-    const run = this.scheduler.slot(id);
-    if (run) {
-      run.requestStop('cancel');
-      return command;
-    }
-    this.scheduler.dequeue(id);
-    return finishCommand(this.deps, command, { status: 'CANCELED', exitCode: null, error: null });
+    return this.coordinator.cancel(command);
   }
 
   /** A command by id; throws NOT_FOUND. */
-  get(id: string): Command {
-    const command = this.o.store.get(id);
+  async get(id: string): Promise<Command> {
+    const command = await this.o.store.get(id);
     if (!command) throw new NotFoundError('command', id);
     return command;
   }
 
-  find(id: string): Command | undefined {
+  find(id: string): Promise<Command | undefined> {
     return this.o.store.get(id);
   }
 
-  list(query: CommandQuery): Command[] {
+  list(query: CommandQuery): Promise<Command[]> {
     return this.o.store.list(query);
   }
 
   /** A project's recent Claude sessions, newest first. */
-  claudeSessions(projectId: string, limit: number): ClaudeSessionInfo[] {
+  claudeSessions(projectId: string, limit: number): Promise<ClaudeSessionInfo[]> {
     return recentClaudeSessions(this.o.store, projectId, limit);
   }
 
-  /** Replays a command's events after `afterSeq`, then follows live until it completes. */
+  /** Replays a command's events after `afterSeq`, then follows live until it completes (the command must exist: see {@link get}). */
   follow(id: string, afterSeq: number, signal: AbortSignal): AsyncIterable<CommandEvent> {
-    this.get(id);
     return this.o.log.follow(id, afterSeq, signal);
   }
 
   /** Stored events after `afterSeq`. */
-  events(id: string, afterSeq: number, limit: number): CommandEvent[] {
+  events(id: string, afterSeq: number, limit: number): Promise<CommandEvent[]> {
     return this.o.log.read(id, afterSeq, limit);
   }
 
   /** The last durable `seq` of a command's log, the last one readers can see (0 when it has none). */
-  lastSeq(id: string): number {
+  lastSeq(id: string): Promise<number> {
     return this.o.log.durableSeq(id);
   }
 
   /** How many commands are running now, and how many wait. */
   counts(): { running: number; queued: number } {
-    return this.scheduler.counts();
+    return this.coordinator.counts();
   }
 
   /**
@@ -261,6 +260,7 @@ export class RunManager {
   async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
     try {
+      await this.coordinator.close();
       await this.stopAll(graceMs);
     } finally {
       this.unlisten();
@@ -268,24 +268,28 @@ export class RunManager {
   }
 
   private async stopAll(graceMs: number): Promise<void> {
-    const runs = this.scheduler.slots();
+    const runs = this.coordinator.localRuns();
     if (this.o.limits.onShutdown === 'detach') {
       for (const run of runs) run.detach();
       await Promise.all(runs.map((r) => r.done));
       return;
     }
-    for (const command of this.scheduler.drain()) {
-      finishCommand(this.deps, command, { status: 'LOST', exitCode: null, error: 'server shut down before the command started' });
-    }
-    const all = (): Promise<unknown> => Promise.all(this.scheduler.slots().map((r) => r.done));
+    await Promise.all(
+      this.coordinator.drainQueued().map((command) =>
+        finishCommand(this.deps, command, { status: 'LOST', exitCode: null, error: 'server shut down before the command started' }).catch((err: unknown) =>
+          this.o.logger.error('could not record a queued command as LOST', { commandId: command.id, err: String(err) }),
+        ),
+      ),
+    );
+    const all = (): Promise<unknown> => Promise.all(this.coordinator.localRuns().map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
-    for (const run of this.scheduler.slots()) run.requestStop('shutdown');
+    for (const run of this.coordinator.localRuns()) run.requestStop('shutdown');
     // A workspace that cannot be reached cannot be stopped: past the kill grace, leave it to the next server.
     await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, (this.o.killGraceMs ?? 2000) + 5000)))]);
     clearTimeout(timer);
-    for (const run of this.scheduler.slots()) run.detach();
+    for (const run of this.coordinator.localRuns()) run.detach();
     await all();
   }
 

@@ -52,13 +52,13 @@ CommandRef.implement({
         after: t.arg.int({ required: false, validate: { min: [0, { message: 'must be 0 or more' }] } }),
         first: t.arg.int({ required: false, validate: { min: [0, { message: 'must be 0 or more' }], max: [MAX_OUTPUT_PAGE, { message: `must be at most ${MAX_OUTPUT_PAGE}` }] } }),
       },
-      resolve: (c, args, ctx) => {
+      resolve: async (c, args, ctx) => {
         const limit = args.first ?? MAX_OUTPUT_PAGE;
         if (c.prunedAt) return [prunedNotice(c.prunedAt)];
         const out = [];
         // Completion (and, later, parsed Claude) events share the seq space; skip them but keep paging.
         for (let after = args.after ?? 0; out.length < limit; ) {
-          const batch = ctx.runs.events(c.id, after, limit - out.length);
+          const batch = await ctx.runs.events(c.id, after, limit - out.length);
           if (batch.length === 0) break;
           for (const e of batch) if (e.type === 'output') out.push(e);
           after = batch.at(-1)!.seq;
@@ -128,8 +128,8 @@ builder.queryFields((t) => ({
     type: CommandRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, args, ctx) => {
-      const command = ctx.runs.find(String(args.id));
+    resolve: async (_, args, ctx) => {
+      const command = await ctx.runs.find(String(args.id));
       return command && canSeeProject(ctx.identity, command.projectId) ? command : null;
     },
   }),
@@ -142,11 +142,11 @@ builder.queryFields((t) => ({
       first: t.arg.int({ required: false }),
       after: t.arg.string({ required: false }),
     },
-    resolve: (_, args, ctx) => {
+    resolve: async (_, args, ctx) => {
       const { limit, beforeOrdinal } = pageArgs(args.first, args.after);
       const projectId = args.projectId == null ? undefined : String(args.projectId);
       if (projectId !== undefined && !canSeeProject(ctx.identity, projectId)) return toPage([], limit);
-      return toPage(ctx.runs.list({ projectId, projectIds: ctx.identity.projects ?? undefined, status: args.status ?? undefined, beforeOrdinal, limit }), limit);
+      return toPage(await ctx.runs.list({ projectId, projectIds: ctx.identity.projects ?? undefined, status: args.status ?? undefined, beforeOrdinal, limit }), limit);
     },
   }),
 }));

@@ -19,9 +19,9 @@ ProjectRef.implement({
         after: t.arg.string({ required: false }),
         status: t.arg({ type: CommandStatusEnum, required: false }),
       },
-      resolve: (project, args, ctx) => {
+      resolve: async (project, args, ctx) => {
         const { limit, beforeOrdinal } = pageArgs(args.first, args.after);
-        return toPage(ctx.runs.list({ projectId: project.id, status: args.status ?? undefined, beforeOrdinal, limit }), limit);
+        return toPage(await ctx.runs.list({ projectId: project.id, status: args.status ?? undefined, beforeOrdinal, limit }), limit);
       },
     }),
   }),

@@ -22,7 +22,7 @@ CommandStatusChangedRef.implement({
     projectId: t.exposeID('projectId'),
     commandId: t.id({ resolve: (e) => e.command.id }),
     status: t.field({ type: CommandStatusEnum, resolve: (e) => e.command.status }),
-    command: t.field({ type: CommandRef, resolve: (e, _, ctx) => ctx.runs.find(e.command.id) ?? e.command }),
+    command: t.field({ type: CommandRef, resolve: async (e, _, ctx) => (await ctx.runs.find(e.command.id)) ?? e.command }),
   }),
 });
 
@@ -54,9 +54,9 @@ builder.subscriptionFields((t) => ({
       id: t.arg.id({ required: true }),
       after: t.arg.int({ required: false, validate: { min: [0, { message: 'must be 0 or more' }] } }),
     },
-    subscribe: (_, args, ctx) => {
+    subscribe: async (_, args, ctx) => {
       const id = String(args.id);
-      const command = ctx.runs.get(id); // NOT_FOUND before the stream starts
+      const command = await ctx.runs.get(id); // NOT_FOUND before the stream starts
       assertVisible(ctx.identity, command.projectId);
       const release = ctx.guard.subscriptions.acquire(ctx.identity.name);
       return abortable((signal) => ctx.runs.follow(id, args.after ?? 0, signal), ctx.signal, release);

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { CommandQuery, CommandStore } from '../runs/command-store.js';
+import { commandIdOf, matchesQuery, type CommandQuery, type CommandStore } from '../runs/command-store.js';
 import { isFinal, type Command } from '../runs/types.js';
 import { commandOf, type CommandRow } from './rows.js';
 import type { WriteQueue } from './write-queue.js';
@@ -12,7 +12,7 @@ export interface PrunedInfo {
   prunedBytes: number;
 }
 
-/** A {@link CommandStore} in SQLite, which also tells what retention removed. */
+/** A {@link CommandStore} in SQLite, which also tells what retention removed. Ordinals count on from the file's largest. */
 export interface SqliteCommandStore extends CommandStore {
   /** What retention removed from a command's output; undefined for an unknown command. */
   prunedInfo(id: string): PrunedInfo | undefined;
@@ -57,26 +57,27 @@ export function createSqliteCommandStore(db: Database.Database, queue: WriteQueu
   };
 
   return {
-    nextOrdinal: () => next,
-    insert(command) {
-      next = Math.max(next, command.ordinal + 1);
+    async insert(draft) {
+      const ordinal = next++;
+      const command: Command = { ...draft, id: commandIdOf(draft.projectId, ordinal), ordinal };
       const final = isFinal(command.status);
       if (!final) live.set(command.id, command);
       queue.putCommand(command, final);
+      return command;
     },
     update(id, patch) {
       const command = current(id);
-      if (!command) throw new Error(`no command ${id}`);
+      if (!command) return Promise.reject(new Error(`no command ${id}`));
       const wasFinal = isFinal(command.status);
       Object.assign(command, patch);
       const final = isFinal(command.status);
       if (final) live.delete(id);
       else live.set(id, command);
       queue.putCommand(command, final && !wasFinal);
-      return command;
+      return queue.written().then(() => command);
     },
-    get: current,
-    list(q) {
+    get: async (id) => current(id),
+    async list(q) {
       if (queue.isClosed) return [];
       const pending = queue.pendingCommands();
       const params = {
@@ -93,7 +94,7 @@ export function createSqliteCommandStore(db: Database.Database, queue: WriteQueu
       for (const row of listStatement(q).all(bound)) found.set(row.id, live.get(row.id) ?? queue.pendingCommand(row.id) ?? commandOf(row));
       for (const c of pending) found.set(c.id, c);
       return [...found.values()]
-        .filter((c) => matches(c, q))
+        .filter((c) => matchesQuery(c, q))
         .sort((a, b) => b.ordinal - a.ordinal)
         .slice(0, Math.max(0, q.limit) + 1);
     },
@@ -105,14 +106,4 @@ export function createSqliteCommandStore(db: Database.Database, queue: WriteQueu
     },
     isLive: (id) => live.has(id),
   };
-}
-
-function matches(c: Command, q: CommandQuery): boolean {
-  return (
-    (q.projectId === undefined || c.projectId === q.projectId) &&
-    (q.projectIds === undefined || q.projectIds.has(c.projectId)) &&
-    (q.status === undefined || c.status === q.status) &&
-    (q.kind === undefined || c.kind === q.kind) &&
-    (q.beforeOrdinal === undefined || c.ordinal < q.beforeOrdinal)
-  );
 }

@@ -44,16 +44,16 @@ export function createSqliteEventLog(db: Database.Database, queue: WriteQueue, o
   const waiters = new AppendWaiters();
   const durable = new DurableListeners((err) => options.logger?.error('event log: an onDurable listener threw', { err: String(err) }));
 
-  const durableSeq = (commandId: string): number => (queue.isClosed ? 0 : (selectLastSeq.get(commandId)?.seq ?? 0));
+  const durableSeqNow = (commandId: string): number => (queue.isClosed ? 0 : (selectLastSeq.get(commandId)?.seq ?? 0));
 
-  const read = (commandId: string, afterSeq: number, limit: number): CommandEvent[] => {
+  const read = async (commandId: string, afterSeq: number, limit: number): Promise<CommandEvent[]> => {
     if (limit <= 0 || queue.isClosed) return [];
     return selectAfter.all(commandId, afterSeq, limit).map(eventOf);
   };
 
   return {
-    append(commandId, newEvents) {
-      let seq = lastSeqs.get(commandId) ?? durableSeq(commandId);
+    async append(commandId, newEvents) {
+      let seq = lastSeqs.get(commandId) ?? durableSeqNow(commandId);
       const stored = newEvents.map((e) => ({ ...e, seq: ++seq }) as CommandEvent);
       if (stored.length === 0) return stored;
       // Recorded before the queue takes them: it may commit them before `addEvents` returns.
@@ -76,8 +76,8 @@ export function createSqliteEventLog(db: Database.Database, queue: WriteQueue, o
       return stored;
     },
     read,
-    lastSeq: (commandId) => lastSeqs.get(commandId) ?? durableSeq(commandId),
-    durableSeq,
+    lastSeq: async (commandId) => lastSeqs.get(commandId) ?? durableSeqNow(commandId),
+    durableSeq: async (commandId) => durableSeqNow(commandId),
     onDurable: (listener) => durable.add(listener),
     follow: (commandId, afterSeq, signal) => followLog({ commandId, afterSeq, signal, read, waiters, closed: () => queue.isClosed }),
     releaseFollowers: () => waiters.wakeAll(),

@@ -49,6 +49,8 @@ export class WriteQueue {
   private timer: NodeJS.Timeout | undefined;
   private soonQueued = false;
   private closed = false;
+  /** Who waits for what is pending now to be written (see {@link written}). */
+  private writtenWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private readonly write: (appended: Appended[], commands: Command[], extra: (() => void) | undefined) => number;
 
   constructor(
@@ -128,6 +130,16 @@ export class WriteQueue {
     else this.arm();
   }
 
+  /**
+   * Resolves once everything pending now is written (at once when nothing is); rejects if the
+   * queue closes first without writing it. A failed write is retried, so this waits on.
+   */
+  written(): Promise<void> {
+    if (this.appended.length === 0 && this.commands.size === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    return new Promise((resolve, reject) => this.writtenWaiters.push({ resolve, reject }));
+  }
+
   /** Events of a command appended but not yet written, in seq order (undefined when there are none). */
   tail(commandId: string): readonly CommandEvent[] | undefined {
     return this.tails.get(commandId);
@@ -148,6 +160,7 @@ export class WriteQueue {
     this.assertOpen();
     if (this.appended.length === 0 && this.commands.size === 0 && !extra) return;
     const appended = this.appended;
+    const waiters = this.writtenWaiters;
     const events = this.eventCount;
     const commands = [...this.commands.values()];
     const start = performance.now();
@@ -163,6 +176,9 @@ export class WriteQueue {
     for (const c of commands) if (this.commands.get(c.id) === c) this.commands.delete(c.id);
     clearTimeout(this.timer);
     this.timer = undefined;
+    // Everything pending when those waited was in this batch, unless a command changed again meanwhile (it stays queued).
+    this.writtenWaiters = [];
+    for (const w of waiters) w.resolve();
     if (ms > 1000) this.o.logger?.warn('store: slow batch write', { ms: Math.round(ms), events, bytes });
     this.o.onFlush?.({ events, commands: commands.length, bytes, ms, lastSeqs });
   }
@@ -176,6 +192,7 @@ export class WriteQueue {
       clearTimeout(this.timer);
       this.timer = undefined;
       this.closed = true;
+      for (const w of this.writtenWaiters.splice(0)) w.reject(new Error('the store closed before the change was written'));
     }
   }
 

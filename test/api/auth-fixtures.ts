@@ -106,7 +106,7 @@ export async function startLoggedApp(t: TestApp, env: Record<string, string>, li
   }
   const base = { PORT: '0', RDEV_DATA_DIR: path.join(root, 'data'), RDEV_LOG_LEVEL: 'debug', RDEV_SHUTDOWN_GRACE_SECONDS: '0' };
   const config = loadConfig({ ...base, ...backend, ...env });
-  const app = createApp(config, { logger: createLogger('debug', (line) => lines.push(line)) });
+  const app = await createApp(config, { logger: createLogger('debug', (line) => lines.push(line)) });
   await until(() => app.registry.readiness().ready && app.registry.list().length === 3, 10_000, 'the registry to load');
   const server = createServer((req, res) => app.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -95,7 +95,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     writeFileSync(tokensFile, options.tokensYaml);
     env.RDEV_TOKENS_FILE = tokensFile;
   }
-  const app = createApp(loadConfig({ ...base, ...env, ...options.env }));
+  const app = await createApp(loadConfig({ ...base, ...env, ...options.env }));
   await until(() => app.registry.readiness().ready && app.registry.list().length === 3, 10_000, 'the registry to load');
   const server = createServer((req, res) => app.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

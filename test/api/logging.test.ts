@@ -42,7 +42,7 @@ beforeAll(async () => {
     RDEV_TOKENS_FILE: path.join(root, 'tokens.yaml'),
     RDEV_SHUTDOWN_GRACE_SECONDS: '0',
   });
-  app = createApp(config, { logger: createLogger('debug', (line) => lines.push(line)) });
+  app = await createApp(config, { logger: createLogger('debug', (line) => lines.push(line)) });
   await until(() => app.registry.readiness().ready, 10_000, 'the registry to load');
   server = createServer((req, res) => app.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -128,7 +128,7 @@ beforeAll(async () => {
   kube.addPod({ name: 'claudebox-alpha-0', namespace: NS, labels: { [LABEL]: 'alpha' } });
   dataDir = mkdtempSync(path.join(tmpdir(), 'rdev-faults-'));
   spoolDir = path.join(dataDir, 'spool');
-  app = createApp(
+  app = await createApp(
     loadConfig({
       PORT: '0',
       RDEV_BACKEND: 'kube',

@@ -13,7 +13,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** An app on port 0 over the data directory `root` (SQLite history), with extra configuration. */
 async function start(env: Record<string, string> = {}) {
-  const app = createApp(loadConfig({ RDEV_DATA_DIR: root, RDEV_LOG_LEVEL: 'silent', RDEV_SHUTDOWN_GRACE_SECONDS: '0', ...env }));
+  const app = await createApp(loadConfig({ RDEV_DATA_DIR: root, RDEV_LOG_LEVEL: 'silent', RDEV_SHUTDOWN_GRACE_SECONDS: '0', ...env }));
   const server = createServer((req, res) => app.handle(req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

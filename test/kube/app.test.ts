@@ -32,7 +32,7 @@ beforeAll(async () => {
     RDEV_SHUTDOWN_GRACE_SECONDS: '0',
     ...(kube.workspaceMounted ? {} : { RDEV_WORKSPACE: '/' }),
   });
-  app = createApp(config);
+  app = await createApp(config);
   http = createServer((req, res) => app.handle(req, res));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
