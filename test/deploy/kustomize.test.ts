@@ -23,11 +23,13 @@ const PROJECT_LABEL = 'rdev.io/project';
 let base: Manifest[];
 let secrets: Manifest[];
 let overlay: Manifest[];
+let replicas: Manifest[];
 beforeAll(async () => {
-  [base, secrets, overlay] = await Promise.all([
+  [base, secrets, overlay, replicas] = await Promise.all([
     render('deploy/k8s/base'),
     render('deploy/k8s/secrets'),
     render('deploy/k8s/overlays/example-project'),
+    render('deploy/k8s/overlays/replicas'),
   ]);
 });
 
@@ -177,8 +179,8 @@ describe('Secrets', () => {
     expect(base.filter((d) => d.kind === 'Secret')).toEqual([]);
   });
 
-  it('have a template for every Secret the workloads use', () => {
-    const used = workloads(base).flatMap((w) => secretsUsedBy(w.spec.template.spec));
+  it('have a template for every Secret the workloads use (the base, or the replicas overlay), and no other', () => {
+    const used = [...workloads(base), ...workloads(replicas)].flatMap((w) => secretsUsedBy(w.spec.template.spec));
     const templates = secrets.map((s) => s.metadata.name);
     expect(new Set(used)).toEqual(new Set(templates));
   });
