@@ -5,9 +5,11 @@ import { useTempFiles } from './helpers.js';
 
 const writer = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
 
-type Report = { ready: true } | { appended: number; at: number } | { durable: number };
+type Report = { ready: true; commandId: string } | { appended: number; at: number } | { durable: number };
 
 interface Crash {
+  /** The command the child streamed into (the store named it). */
+  commandId: string;
   /** When the parent sent SIGKILL (epoch ms). */
   killedAt: number;
   /** What the child reported before it died, in order. */
@@ -20,11 +22,13 @@ interface Crash {
 function streamAndKill(file: string, flushMs: number, rate: number, runMs: number): Promise<Crash> {
   return new Promise((resolve, reject) => {
     const child = fork(writer, [file, String(flushMs), String(rate)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const crash: Crash = { killedAt: 0, appended: [], durable: 0 };
+    const crash: Crash = { commandId: '', killedAt: 0, appended: [], durable: 0 };
     let readyAt = 0;
     child.on('message', (m: Report) => {
-      if ('ready' in m) readyAt = Date.now();
-      else if ('durable' in m) crash.durable = Math.max(crash.durable, m.durable);
+      if ('ready' in m) {
+        readyAt = Date.now();
+        crash.commandId = m.commandId;
+      } else if ('durable' in m) crash.durable = Math.max(crash.durable, m.durable);
       else if (crash.killedAt === 0) {
         crash.appended.push({ seq: m.appended, at: m.at });
         if (readyAt > 0 && Date.now() - readyAt >= runMs) {
@@ -48,8 +52,8 @@ describe('sqlite store: a SIGKILL mid-stream', () => {
     const crash = await streamAndKill(file, flushMs, rate, 1000);
 
     const store = temp.open({ file });
-    const stored = store.log.lastSeq('cmd-crash');
-    const events = store.log.read('cmd-crash', 0, stored + 10);
+    const stored = await store.log.lastSeq(crash.commandId);
+    const events = await store.log.read(crash.commandId, 0, stored + 10);
     // Whole and in order, from 1 to the last one written: no gap, no torn batch.
     expect(events.map((e) => (e.type === 'output' ? e.text : e.type))).toEqual(Array.from({ length: stored }, (_, i) => `line ${i + 1}\n`));
     // Everything the child saw committed is there.
@@ -67,6 +71,6 @@ describe('sqlite store: a SIGKILL mid-stream', () => {
     );
 
     // The command the dead process ran is still RUNNING: the next run manager adopts it.
-    expect(store.commands.get('cmd-crash')?.status).toBe('RUNNING');
+    expect((await store.commands.get(crash.commandId))?.status).toBe('RUNNING');
   });
 });

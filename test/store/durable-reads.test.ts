@@ -41,20 +41,20 @@ const seqs = (events: readonly CommandEvent[]): number[] => events.map((e) => e.
 describe('sqlite event log: readers see only durable events', () => {
   const temp = useTempFiles();
 
-  it('does not return an appended event from read until its batch is written', () => {
+  it('does not return an appended event from read until its batch is written', async () => {
     const store = temp.open({ flushMs: NEVER });
-    expect(seqs(store.log.append('a', [out('1\n')]))).toEqual([1]);
-    expect(store.log.read('a', 0, 10)).toEqual([]);
-    expect(store.log.durableSeq('a')).toBe(0);
+    expect(seqs(await store.log.append('a', [out('1\n')]))).toEqual([1]);
+    expect(await store.log.read('a', 0, 10)).toEqual([]);
+    expect(await store.log.durableSeq('a')).toBe(0);
     store.flush();
-    expect(seqs(store.log.read('a', 0, 10))).toEqual([1]);
-    expect(store.log.durableSeq('a')).toBe(1);
+    expect(seqs(await store.log.read('a', 0, 10))).toEqual([1]);
+    expect(await store.log.durableSeq('a')).toBe(1);
   });
 
   it('wakes a follower at the commit, not at the append', async () => {
     const store = temp.open({ flushMs: NEVER });
     const f = follower(store.log, 'a');
-    store.log.append('a', [out('1\n'), out('2\n')]);
+    await store.log.append('a', [out('1\n'), out('2\n')]);
     // Proving that something does NOT happen needs a pause: a woken follower would have run by now.
     await tick(30);
     expect(f.seen).toEqual([]);
@@ -71,10 +71,10 @@ describe('sqlite event log: readers see only durable events', () => {
     const seen: number[] = [];
     store.log.onDurable((_id, events) => order.push(`told ${seqs(events).join(',')}`));
     const f = follower(store.log, 'a');
-    store.log.append('a', [out('1\n')]);
-    expect(store.log.read('a', 0, 10)).toEqual([]);
+    await store.log.append('a', [out('1\n')]);
+    expect(await store.log.read('a', 0, 10)).toEqual([]);
     await until(() => f.seen.length === 1);
-    seen.push(...seqs(f.seen), ...seqs(store.log.read('a', 0, 10)));
+    seen.push(...seqs(f.seen), ...seqs(await store.log.read('a', 0, 10)));
     order.push('seen');
     expect(seen).toEqual([1, 1]);
     // The listener is told inside the commit, before the queue's onFlush; the follower runs after both.
@@ -83,18 +83,18 @@ describe('sqlite event log: readers see only durable events', () => {
     await f.done;
   });
 
-  it('numbers on across pending events while durableSeq stays at the last commit', () => {
+  it('numbers on across pending events while durableSeq stays at the last commit', async () => {
     const store = temp.open({ flushMs: NEVER });
-    store.log.append('a', [out('1'), out('2'), out('3')]);
+    await store.log.append('a', [out('1'), out('2'), out('3')]);
     store.flush();
-    expect(seqs(store.log.append('a', [out('4'), out('5')]))).toEqual([4, 5]);
-    expect(store.log.lastSeq('a')).toBe(5);
-    expect(store.log.durableSeq('a')).toBe(3);
-    expect(seqs(store.log.read('a', 0, 10))).toEqual([1, 2, 3]);
-    expect(seqs(store.log.append('a', [out('6')]))).toEqual([6]);
+    expect(seqs(await store.log.append('a', [out('4'), out('5')]))).toEqual([4, 5]);
+    expect(await store.log.lastSeq('a')).toBe(5);
+    expect(await store.log.durableSeq('a')).toBe(3);
+    expect(seqs(await store.log.read('a', 0, 10))).toEqual([1, 2, 3]);
+    expect(seqs(await store.log.append('a', [out('6')]))).toEqual([6]);
     store.flush();
-    expect(store.log.durableSeq('a')).toBe(6);
-    expect(seqs(store.log.read('a', 3, 10))).toEqual([4, 5, 6]);
+    expect(await store.log.durableSeq('a')).toBe(6);
+    expect(seqs(await store.log.read('a', 3, 10))).toEqual([4, 5, 6]);
   });
 
   it('gives followers every event exactly once and in order across many batches', async () => {
@@ -103,12 +103,12 @@ describe('sqlite event log: readers see only durable events', () => {
     const early = follower(store.log, 'a');
     let late: ReturnType<typeof follower> | undefined;
     for (let i = 1; i <= 300; i++) {
-      store.log.append('a', [out(`${i}\n`)]);
+      await store.log.append('a', [out(`${i}\n`)]);
       if (i % 11 === 0) store.flush();
       if (i % 5 === 0) await new Promise((r) => setImmediate(r));
       if (i === 150) late = follower(store.log, 'a', 100);
     }
-    store.log.append('a', [completed()]);
+    await store.log.append('a', [completed()]);
     await Promise.all([early.done, late!.done]);
     expect(batches).toBeGreaterThan(40);
     expect(seqs(early.seen)).toEqual(Array.from({ length: 301 }, (_, i) => i + 1));
@@ -121,20 +121,20 @@ describe('sqlite event log: readers see only durable events', () => {
     const store = temp.open({ file, flushMs: NEVER });
     const told: number[] = [];
     store.log.onDurable((_id, events) => told.push(...seqs(events)));
-    store.log.append('a', [out('1')]);
+    await store.log.append('a', [out('1')]);
     store.flush();
     const f = follower(store.log, 'a');
     await until(() => f.seen.length === 1);
 
     const allow = refuseEventWrites(file);
-    store.log.append('a', [out('2'), out('3')]);
+    await store.log.append('a', [out('2'), out('3')]);
     expect(() => store.flush()).toThrow(/disk says no/);
     // A follower woken by the failed write would have run by now.
     await tick(30);
     expect(seqs(f.seen)).toEqual([1]);
-    expect(seqs(store.log.read('a', 0, 10))).toEqual([1]);
-    expect(store.log.durableSeq('a')).toBe(1);
-    expect(store.log.lastSeq('a')).toBe(3);
+    expect(seqs(await store.log.read('a', 0, 10))).toEqual([1]);
+    expect(await store.log.durableSeq('a')).toBe(1);
+    expect(await store.log.lastSeq('a')).toBe(3);
     expect(told).toEqual([1]);
 
     allow();
@@ -148,11 +148,11 @@ describe('sqlite event log: readers see only durable events', () => {
 
   it('hands waiting followers what closing the store writes, then ends them', async () => {
     const store = temp.open({ flushMs: NEVER });
-    store.log.append('a', [out('1')]);
+    await store.log.append('a', [out('1')]);
     store.flush();
     const f = follower(store.log, 'a');
     await until(() => f.seen.length === 1);
-    store.log.append('a', [out('2'), out('3')]);
+    await store.log.append('a', [out('2'), out('3')]);
     store.close();
     await f.done;
     expect(seqs(f.seen)).toEqual([1, 2, 3]);
@@ -164,11 +164,11 @@ describe('sqlite event log: readers see only durable events', () => {
     const told: number[] = [];
     before.log.onDurable((_id, events) => told.push(...seqs(events)));
     const f = follower(before.log, 'a');
-    before.log.append('a', [out('kept 1'), out('kept 2'), out('kept 3')]);
+    await before.log.append('a', [out('kept 1'), out('kept 2'), out('kept 3')]);
     before.flush();
-    before.log.append('a', [out('lost 4'), out('lost 5')]);
+    await before.log.append('a', [out('lost 4'), out('lost 5')]);
     await until(() => f.seen.length === 3);
-    const read = before.log.read('a', 0, 10);
+    const read = await before.log.read('a', 0, 10);
     // The crash: the last batch never reaches the file (the write fails, as a SIGKILL would stop it) and the file is closed.
     const allow = refuseEventWrites(file);
     expect(() => before.close()).toThrow(/disk says no/);
@@ -179,9 +179,9 @@ describe('sqlite event log: readers see only durable events', () => {
     expect(told).toEqual([1, 2, 3]);
 
     const after = temp.open({ file, flushMs: NEVER });
-    expect(after.log.lastSeq('a')).toBe(3);
-    expect(after.log.durableSeq('a')).toBe(3);
-    expect(seqs(after.log.append('a', [out('new 4'), completed()]))).toEqual([4, 5]);
+    expect(await after.log.lastSeq('a')).toBe(3);
+    expect(await after.log.durableSeq('a')).toBe(3);
+    expect(seqs(await after.log.append('a', [out('new 4'), completed()]))).toEqual([4, 5]);
     // A reader resuming after the last seq it saw gets the new events, none twice and none missed.
     const resumed = await collect(after.log.follow('a', f.seen.at(-1)!.seq, new AbortController().signal));
     expect(resumed.map((e) => [e.seq, e.type === 'output' ? e.text : e.type])).toEqual([

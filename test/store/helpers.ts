@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import { createMemoryCommandStore, type CommandStore } from '../../src/runs/command-store.js';
+import { createMemoryCommandStore, type CommandStore, type NewCommand } from '../../src/runs/command-store.js';
 import type { EventLog } from '../../src/runs/event-log.js';
 import { createMemoryEventLog } from '../../src/runs/memory-event-log.js';
 import type { Command, CommandEvent, NewCommandEvent } from '../../src/runs/types.js';
@@ -87,20 +87,21 @@ export const completed = (status: 'SUCCEEDED' | 'FAILED' | 'LOST' = 'SUCCEEDED',
   at,
 });
 
-/** A command record as the run manager makes one; `overrides` set the rest. */
-export function commandOf(ordinal: number, overrides: Partial<Command> = {}): Command {
+/**
+ * A command as the run manager hands it to `insert` (the store gives the id and the ordinal);
+ * `n` only tells commands apart (its argv and createdAt), `overrides` set the rest.
+ */
+export function draftOf(n: number, overrides: Partial<NewCommand> = {}): NewCommand {
   return {
-    id: `cmd-${ordinal}`,
-    ordinal,
     projectId: 'demo',
     kind: 'SHELL',
-    argv: ['sh', '-c', `echo ${ordinal}`],
+    argv: ['sh', '-c', `echo ${n}`],
     workdir: '',
     timeoutSeconds: 600,
     status: 'QUEUED',
     exitCode: null,
     error: null,
-    createdAt: new Date(at.getTime() + ordinal),
+    createdAt: new Date(at.getTime() + n),
     startedAt: null,
     finishedAt: null,
     durationMs: null,
@@ -109,6 +110,13 @@ export function commandOf(ordinal: number, overrides: Partial<Command> = {}): Co
     spool: null,
     ...overrides,
   };
+}
+
+/** Inserts `drafts` one after the other (so their ordinals follow their order) and returns the commands the store made. */
+export async function insertAll(commands: CommandStore, drafts: NewCommand[]): Promise<Command[]> {
+  const inserted: Command[] = [];
+  for (const d of drafts) inserted.push(await commands.insert(d));
+  return inserted;
 }
 
 /** Collects what `follow` yields until it ends. */

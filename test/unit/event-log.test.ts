@@ -5,29 +5,29 @@ const at = new Date(0);
 const out = (text: string) => ({ type: 'output' as const, stream: 'STDOUT' as const, text, at });
 
 describe('memory event log', () => {
-  it('numbers events 1, 2, 3 per command', () => {
+  it('numbers events 1, 2, 3 per command', async () => {
     const log = createMemoryEventLog();
-    expect(log.append('a', [out('x'), out('y')]).map((e) => e.seq)).toEqual([1, 2]);
-    expect(log.append('b', [out('z')]).map((e) => e.seq)).toEqual([1]);
-    expect(log.append('a', [out('w')]).map((e) => e.seq)).toEqual([3]);
+    expect((await log.append('a', [out('x'), out('y')])).map((e) => e.seq)).toEqual([1, 2]);
+    expect((await log.append('b', [out('z')])).map((e) => e.seq)).toEqual([1]);
+    expect((await log.append('a', [out('w')])).map((e) => e.seq)).toEqual([3]);
   });
 
-  it('reads after a seq with a limit', () => {
+  it('reads after a seq with a limit', async () => {
     const log = createMemoryEventLog();
-    log.append('a', [out('1'), out('2'), out('3'), out('4')]);
-    expect(log.read('a', 1, 2).map((e) => e.seq)).toEqual([2, 3]);
+    await log.append('a', [out('1'), out('2'), out('3'), out('4')]);
+    expect((await log.read('a', 1, 2)).map((e) => e.seq)).toEqual([2, 3]);
   });
 
   it('follows: replays, then waits for appends, and ends after completion', async () => {
     const log = createMemoryEventLog();
-    log.append('a', [out('1')]);
+    await log.append('a', [out('1')]);
     const seen: number[] = [];
     const done = (async () => {
       for await (const e of log.follow('a', 0, new AbortController().signal)) seen.push(e.seq);
     })();
     await new Promise((r) => setTimeout(r, 10));
-    log.append('a', [out('2')]);
-    log.append('a', [{ type: 'completed', status: 'SUCCEEDED', exitCode: 0, durationMs: 1, error: null, at }]);
+    await log.append('a', [out('2')]);
+    await log.append('a', [{ type: 'completed', status: 'SUCCEEDED', exitCode: 0, durationMs: 1, error: null, at }]);
     await done;
     expect(seen).toEqual([1, 2, 3]);
   });

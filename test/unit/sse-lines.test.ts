@@ -54,10 +54,10 @@ describe('LineRenderer with partial lines', () => {
     expect(render(new LineRenderer())).toEqual(['1.0 stdout:a', '4.0 stdout:bcd', '4.1 stdout:e', '5.0 stderr:e', '5 complete']);
   });
 
-  it('a resume rebuilds the carried tails from the log and continues exactly', () => {
-    const read = (after: number, limit: number) => events.filter((e) => e.seq > after).slice(0, limit);
+  it('a resume rebuilds the carried tails from the log and continues exactly', async () => {
+    const read = async (after: number, limit: number) => events.filter((e) => e.seq > after).slice(0, limit);
     // Resume after "4.0": re-read event 4 with the tails before it.
-    const resumed = render(new LineRenderer({}, carryBefore(read, 4)), 3, 0);
+    const resumed = render(new LineRenderer({}, await carryBefore(read, 4)), 3, 0);
     expect(resumed).toEqual(['4.1 stdout:e', '5.0 stderr:e', '5 complete']);
   });
 });
