@@ -1,0 +1,133 @@
+// The PostgreSQL store while its database goes away and comes back (a restart of the real server
+// of test/support/postgres.ts): nothing lost, nothing repeated, nothing thrown.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { CommandEvent, NewCommandEvent } from '../../src/runs/types.js';
+import { openPgStore, type PgStore, type PgStoreOptions } from '../../src/store/postgres/index.js';
+import { startPostgres, type PgCluster } from '../support/postgres.js';
+
+let cluster: PgCluster;
+beforeAll(async () => {
+  cluster = await startPostgres();
+});
+afterAll(() => cluster?.remove());
+
+const opened: PgStore[] = [];
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+beforeAll(() => void process.on('unhandledRejection', onUnhandled));
+afterAll(() => void process.off('unhandledRejection', onUnhandled));
+afterEach(async () => {
+  await cluster.start(); // a test that failed midway may have left it stopped
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+
+let databases = 0;
+async function open(url: string, replicaId: string, options: Partial<PgStoreOptions> = {}): Promise<PgStore> {
+  const store = await openPgStore({ url, replicaId, flushMs: 10, ...options });
+  opened.push(store);
+  return store;
+}
+
+const at = new Date('2026-11-25T10:00:00Z');
+const out = (text: string): NewCommandEvent => ({ type: 'output', stream: 'STDOUT', text, at });
+
+async function collect(events: AsyncIterable<CommandEvent>): Promise<CommandEvent[]> {
+  const got: CommandEvent[] = [];
+  for await (const e of events) got.push(e);
+  return got;
+}
+
+const WAIT = { timeout: 30_000, interval: 20 };
+
+describe('postgres store across a database restart', () => {
+  it('loses and repeats nothing of what was appended while the database was down, reports health, and never throws', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const a = await open(url, 'a');
+    const b = await open(url, 'b');
+    const command = await a.commands.insert({
+      projectId: 'demo',
+      kind: 'SHELL',
+      argv: ['yes'],
+      workdir: '',
+      timeoutSeconds: 600,
+      status: 'RUNNING',
+      exitCode: null,
+      error: null,
+      createdAt: at,
+      startedAt: at,
+      finishedAt: null,
+      durationMs: null,
+      claude: null,
+      prunedAt: null,
+      spool: { pgid: 7, stdout: 0, stderr: 0 },
+    });
+    const id = command.id;
+    const following = collect(b.log.follow(id, 0, new AbortController().signal));
+
+    const texts: string[] = [];
+    let stdout = 0;
+    const appendSome = async (n: number): Promise<{ written: Promise<unknown> }> => {
+      const batch = Array.from({ length: n }, () => `line ${texts.length + 1}\n`).map((t, i) => `${t.slice(0, -1)}.${i}\n`);
+      texts.push(...batch);
+      await a.log.append(id, batch.map(out));
+      stdout += batch.reduce((bytes, t) => bytes + Buffer.byteLength(t), 0);
+      // The spool offset goes with the events it covers; its promise settles once both are written.
+      return { written: a.commands.update(id, { spool: { pgid: 7, stdout, stderr: 0 } }) };
+    };
+
+    const updates: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 20; i++) updates.push((await appendSome(10)).written);
+    await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(200), WAIT);
+    expect(a.healthy()).toBe(true);
+
+    await cluster.stop();
+    for (let i = 0; i < 20; i++) {
+      updates.push((await appendSome(10)).written);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await vi.waitFor(() => expect(a.healthy()).toBe(false), WAIT);
+    await vi.waitFor(() => expect(b.healthy()).toBe(false), WAIT);
+    expect(a.stats().pendingBytes).toBeGreaterThan(0);
+    for (let i = 0; i < 20; i++) updates.push((await appendSome(10)).written);
+
+    await cluster.start();
+    await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(600), WAIT);
+    await vi.waitFor(() => expect(a.healthy()).toBe(true), WAIT);
+    await Promise.all(updates);
+    expect(a.stats().pendingBytes).toBe(0);
+
+    await a.commands.update(id, { status: 'SUCCEEDED', exitCode: 0, finishedAt: at, durationMs: 0 });
+    await a.log.append(id, [{ type: 'completed', status: 'SUCCEEDED', exitCode: 0, durationMs: 0, error: null, at }]);
+    const got = await following;
+    expect(got.map((e) => e.seq)).toEqual(Array.from({ length: 601 }, (_, i) => i + 1));
+    expect(got.slice(0, 600).map((e) => (e as { text: string }).text)).toEqual(texts);
+    expect((await b.log.read(id, 0, 1000)).length).toBe(601);
+    await vi.waitFor(() => expect(b.healthy()).toBe(true), WAIT);
+    expect(await b.commands.get(id)).toMatchObject({ status: 'SUCCEEDED', spool: { pgid: 7, stdout, stderr: 0 } });
+    expect(unhandled).toEqual([]);
+  });
+
+  it('says it is backlogged while more output than its bound waits for the database, and drained once written', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const a = await open(url, 'a', { maxPendingBytes: 10_000 });
+    const id = 'cmd-demo-0001abcdef';
+    await a.log.append(id, [out('first\n')]);
+    await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(1), WAIT);
+
+    await cluster.stop();
+    expect(a.log.backlogged()).toBe(false);
+    for (let i = 0; i < 30; i++) await a.log.append(id, [out('y'.repeat(999) + '\n')]);
+    expect(a.log.backlogged()).toBe(true);
+    expect(a.stats().pendingBytes).toBe(30_000);
+    let drained = false;
+    const draining = a.log.drained().then(() => (drained = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(drained).toBe(false);
+
+    await cluster.start();
+    await draining;
+    expect(a.log.backlogged()).toBe(false);
+    await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(31), WAIT);
+    expect(unhandled).toEqual([]);
+  });
+});
