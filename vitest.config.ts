@@ -27,6 +27,17 @@ export default defineConfig({
           env: { RDEV_TEST_BACKEND: 'kube' },
         },
       },
+      {
+        extends: true,
+        test: {
+          // The API suite again on one replica with PostgreSQL (RDEV_DATABASE_URL), a throwaway cluster per app.
+          name: 'postgres',
+          include: ['test/api/**/*.test.ts'],
+          // Not about the store: the schema contract, the server process, and the audit log's file (PostgreSQL keeps it in a table: test/replicas).
+          exclude: ['test/api/contract.test.ts', 'test/api/server-process.test.ts', 'test/api/audit.test.ts'],
+          env: { RDEV_TEST_STORE: 'postgres' },
+        },
+      },
     ],
   },
 });

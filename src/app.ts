@@ -57,13 +57,17 @@ export interface App {
 export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const tokens = loadTokensOf(config);
-  const audit = createAuditLog(path.join(config.dataDir, 'audit.log'), config.auditMemoryEntries);
+  const history = await openHistory(config, logger, deps);
+  const cluster = history.cluster;
+  const audit = cluster?.audit ?? createAuditLog(path.join(config.dataDir, 'audit.log'), config.auditMemoryEntries);
   const { registry, executor } = createBackend(config, logger, deps);
   const projectEvents = createProjectEvents();
-  const history = openHistory(config, logger, deps);
   const streams = createSseStreams();
   // Read at scrape time; `runs` is built just below.
   const metrics = createMetrics({ counts: () => runs.counts(), sseConnections: () => streams.count() });
+  cluster?.registerMetrics(metrics.registry);
+  // Another replica's events of a project are read here only while someone here follows that project.
+  cluster?.store.log.setInterest((_, projectId) => projectEvents.subscriberCount(projectId) > 0);
   const runs = new RunManager({
     registry,
     executor,
@@ -76,6 +80,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
     audit,
     coalesceMs: deps.coalesceMs,
     metrics: metrics.runs,
+    coordinator: cluster && ((hooks) => cluster.coordinator(hooks)),
   });
   const adopted = await runs.adopt();
   if (adopted.running + adopted.queued > 0) logger.info('adopted the commands of the previous server', adopted);
@@ -85,6 +90,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
     gitSubcommands: new Set(config.gitSubcommands),
     mutationsPerMinute: config.mutationsPerMinute,
     subscriptionsPerCaller: config.maxSubscriptionsPerToken,
+    rateLimiter: cluster?.rateLimiter,
   });
   const gate: GateOptions = { tokens, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes, logger };
   const unwatch = registry.onChange((project) => projectEvents.publish({ type: 'project-status', projectId: project.id, project }));
@@ -122,6 +128,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
     guard,
     maxBodyBytes: config.maxBodyBytes,
     heartbeatMs: config.heartbeatSeconds * 1000,
+    storeReadiness: cluster?.readiness,
   };
 
   return {
@@ -142,7 +149,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
       shutdown.abort();
       streams.closeAll();
       unwatch();
-      history.close();
+      await history.close();
       await registry.close();
       await executor.close();
       await yoga.dispose();

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_GIT_SUBCOMMANDS } from './runs/git-policy.js';
@@ -45,6 +46,12 @@ export interface Config {
   reattachSeconds: number;
   /** How many recent audit entries the `auditLog` query can read from memory (the file keeps all). */
   auditMemoryEntries: number;
+  /** PostgreSQL shared by replicas (`postgres://…`); undefined: SQLite (or memory) in this process. */
+  databaseUrl: string | undefined;
+  /** How long a replica's lease on a running command lasts without renewal (renewed every third of it). */
+  leaseSeconds: number;
+  /** This replica's name in leases and logs (default: the host name). */
+  replicaId: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   insecure: boolean;
 }
@@ -105,6 +112,12 @@ const env = z.object({
   RDEV_ON_SHUTDOWN: z.enum(['detach', 'stop']).default('detach'),
   RDEV_REATTACH_SECONDS: int(1, 86_400).default(120),
   RDEV_AUDIT_MEMORY_ENTRIES: int(0, 1_000_000).default(2000),
+  RDEV_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  RDEV_LEASE_SECONDS: int(2, 3600).default(15),
+  RDEV_REPLICA_ID: z.string().min(1).max(200).optional(),
   RDEV_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   RDEV_INSECURE: flag.default(false),
 });
@@ -183,6 +196,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     onShutdown: e.RDEV_ON_SHUTDOWN,
     reattachSeconds: e.RDEV_REATTACH_SECONDS,
     auditMemoryEntries: e.RDEV_AUDIT_MEMORY_ENTRIES,
+    databaseUrl: e.RDEV_DATABASE_URL,
+    leaseSeconds: e.RDEV_LEASE_SECONDS,
+    replicaId: e.RDEV_REPLICA_ID ?? hostname(),
     logLevel: e.RDEV_LOG_LEVEL,
     insecure: e.RDEV_INSECURE,
   });

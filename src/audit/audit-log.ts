@@ -30,7 +30,7 @@ export interface AuditLog {
   refused(e: { caller: string; projectId: string; kind: CommandKind; argv: string[]; code: string; message: string }): void;
   finished(e: { commandId: string; status: CommandStatus; exitCode: number | null; outputBytes: number; outputSha256: string }): void;
   /** Recent entries, newest first, with `seq < before`. */
-  list(options: { before?: number; limit: number }): AuditEntry[];
+  list(options: { before?: number; limit: number }): Promise<AuditEntry[]>;
 }
 
 /** An audit log appending to `file` (one JSON object per line, all of it); keeps the newest `keep` entries in memory for `auditLog`. */
@@ -63,7 +63,7 @@ export function createAuditLog(file: string, keep = 2_000): AuditLog {
       if (entry) Object.assign(entry, { status: e.status, exitCode: e.exitCode, outputBytes: e.outputBytes, outputSha256: e.outputSha256, finishedAt });
       write({ event: 'finished', at: finishedAt, ...e });
     },
-    list({ before, limit }) {
+    async list({ before, limit }) {
       const out: AuditEntry[] = [];
       for (let i = recent.length - 1; i >= 0 && out.length < limit; i--) if (before === undefined || recent[i]!.seq < before) out.push(recent[i]!);
       return out;

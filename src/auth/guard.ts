@@ -15,6 +15,8 @@ export interface GuardOptions {
   gitSubcommands: ReadonlySet<string>;
   mutationsPerMinute: number;
   subscriptionsPerCaller: number;
+  /** The rate limit shared by replicas (PostgreSQL); default: this process's own buckets. */
+  rateLimiter?: { take(caller: string, what: string): Promise<void> | void } | undefined;
 }
 
 /**
@@ -23,11 +25,11 @@ export interface GuardOptions {
  * of every accepted and refused command.
  */
 export class Guard {
-  private readonly rate: RateLimiter;
+  private readonly rate: { take(caller: string, what: string): Promise<void> | void };
   readonly subscriptions: SubscriptionCounter;
 
   constructor(private readonly o: GuardOptions) {
-    this.rate = new RateLimiter(o.mutationsPerMinute);
+    this.rate = o.rateLimiter ?? new RateLimiter(o.mutationsPerMinute);
     this.subscriptions = new SubscriptionCounter(o.subscriptionsPerCaller);
   }
 
@@ -35,7 +37,7 @@ export class Guard {
   async run(identity: Identity, request: Omit<StartRequest, 'caller'>, gitArgs?: readonly string[]): Promise<Command> {
     try {
       assertMayRun(identity, request.projectId, request.kind);
-      this.rate.take(identity.name, 'commands');
+      await this.rate.take(identity.name, 'commands');
       if (gitArgs) this.checkGit(identity, gitArgs);
       const { command, reused } = await this.o.runs.start({ ...request, caller: identity.name });
       if (!reused) this.o.audit.accepted({ caller: identity.name, projectId: command.projectId, kind: command.kind, argv: command.argv, commandId: command.id });

@@ -24,6 +24,8 @@ export interface RestContext {
   identity: Identity;
   maxBodyBytes: number;
   heartbeatMs: number;
+  /** Whether the history store answers (PostgreSQL may be away); absent: it always does. */
+  storeReadiness?: (() => { ready: boolean; reason?: string | undefined }) | undefined;
 }
 
 /** One matched request. */
@@ -43,7 +45,8 @@ const routes: Array<{ method: string; pattern: RegExp; handler: Handler }> = [
     method: 'GET',
     pattern: /^\/ready$/,
     handler: (ctx, r) => {
-      const { ready, reason } = ctx.registry.readiness();
+      const store = ctx.storeReadiness?.() ?? { ready: true };
+      const { ready, reason } = store.ready ? ctx.registry.readiness() : store;
       if (ready) sendData(r.res, 200, { status: 'ready' }, r.requestId);
       else sendError(r.res, 503, 'NOT_READY', reason ?? 'not ready', r.requestId);
     },

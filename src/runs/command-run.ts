@@ -174,6 +174,11 @@ export class CommandRun {
       if (this.detaching) return { type: 'detached' };
       const ref = this.ref();
       let outcome: AttachOutcome;
+      // One attach; aborted by a detach, or by this run when the log is backlogged (it resumes at `read` once drained).
+      const attempt = new AbortController();
+      const onDetach = (): void => attempt.abort();
+      this.attachAbort.signal.addEventListener('abort', onDetach, { once: true });
+      let backlogged = false;
       if (!d.project(this.command.projectId)) {
         outcome = { type: 'disconnected', reason: `project ${this.command.projectId} is not available` };
       } else {
@@ -181,7 +186,7 @@ export class CommandRun {
           .attach({
             ...ref,
             offsets: { ...read },
-            signal: this.attachAbort.signal,
+            signal: attempt.signal,
             onOutput: (stream, bytes) => {
               if (stream === 'STDOUT') read.stdout += bytes.length;
               else read.stderr += bytes.length;
@@ -193,9 +198,21 @@ export class CommandRun {
               }
               d.metrics?.output(this.command, bytes.length);
               sink.write(stream, bytes);
+              if (!backlogged && d.log.backlogged?.()) {
+                backlogged = true;
+                attempt.abort();
+              }
             },
           })
           .catch((err: unknown): AttachOutcome => ({ type: 'disconnected', reason: (err as Error).message }));
+      }
+      this.attachAbort.signal.removeEventListener('abort', onDetach);
+      if (backlogged && !this.detaching && outcome.type === 'detached') {
+        // The output is safe in the spool: read on once the history has caught up. Not a failure.
+        logger.warn('the history store is behind: pausing this command\'s output until it catches up', { offsets: { ...read } });
+        await Promise.race([d.log.drained?.(), new Promise((r) => this.attachAbort.signal.addEventListener('abort', r, { once: true }))]);
+        delay = 50;
+        continue;
       }
       if (outcome.type !== 'disconnected') return outcome;
       failingSince ??= performance.now();

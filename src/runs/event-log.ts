@@ -52,4 +52,12 @@ export interface EventLog {
    * A listener that throws is logged or ignored, never fails the write.
    */
   onDurable(listener: DurableListener): () => void;
+  /**
+   * True while more output waits to be written than the log holds in memory (a network database
+   * that is slow or away): the writer should stop reading output until {@link drained}. A log that
+   * writes locally has neither.
+   */
+  backlogged?(): boolean;
+  /** Resolves once the output waiting to be written is under the bound again. */
+  drained?(): Promise<void>;
 }

@@ -1,20 +1,15 @@
 import type { IdempotencyStore } from '../store/idempotency.js';
 import type { CommandStore } from './command-store.js';
 import type { AdmitRequest, Coordinator, LocalRun } from './coordinator.js';
+import type { CoordinatorHooks } from './run-manager.js';
 import { Scheduler, type SchedulerLimits } from './scheduler.js';
 import type { Command } from './types.js';
 
 /** What a {@link LocalCoordinator} is built from. */
-export interface LocalCoordinatorOptions {
+export interface LocalCoordinatorOptions extends Pick<CoordinatorHooks, 'launch' | 'finishQueued' | 'queued'> {
   store: CommandStore;
   idempotency: IdempotencyStore;
   limits: SchedulerLimits;
-  /** Starts a command that may run now (`start`: it was QUEUED) or follows one a previous server left (`adopt`). Must not throw. */
-  launch(command: Command, mode: 'start' | 'adopt', stdin: string | undefined): LocalRun;
-  /** Ends a QUEUED command that will never run (canceled). */
-  finishQueued(command: Command, status: 'CANCELED'): Promise<Command>;
-  /** Tells project subscribers that a command now waits. */
-  queued(command: Command): void;
 }
 
 /**

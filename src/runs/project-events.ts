@@ -16,28 +16,33 @@ export interface ProjectEvents {
   publish(event: ProjectEvent): void;
   /** Live events of one project until `signal` aborts. */
   subscribe(projectId: string, signal: AbortSignal): AsyncIterable<ProjectEvent>;
-  /** How many subscribers are listening now. */
-  subscriberCount(): number;
+  /** How many subscribers are listening now (to `projectId`'s events, when given). */
+  subscriberCount(projectId?: string): number;
 }
 
 export function createProjectEvents(): ProjectEvents {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   let subscribers = 0;
+  const perProject = new Map<string, number>();
   return {
     publish(event) {
       emitter.emit(event.projectId, event);
     },
     async *subscribe(projectId, signal) {
       subscribers++;
+      perProject.set(projectId, (perProject.get(projectId) ?? 0) + 1);
       try {
         for await (const [event] of on(emitter, projectId, { signal }) as AsyncIterable<[ProjectEvent]>) yield event;
       } catch (err) {
         if (!signal.aborted) throw err;
       } finally {
         subscribers--;
+        const left = (perProject.get(projectId) ?? 1) - 1;
+        if (left > 0) perProject.set(projectId, left);
+        else perProject.delete(projectId);
       }
     },
-    subscriberCount: () => subscribers,
+    subscriberCount: (projectId) => (projectId === undefined ? subscribers : (perProject.get(projectId) ?? 0)),
   };
 }

@@ -70,6 +70,8 @@ export interface CoordinatorHooks {
   finishQueued(command: Command, status: 'CANCELED'): Promise<Command>;
   /** Tells project subscribers that a command now waits. */
   queued(command: Command): void;
+  /** A command's status changed in another process (a replica): this one's project subscribers hear of it. */
+  statusElsewhere(commandId: string): void;
 }
 
 /**
@@ -144,6 +146,13 @@ export class RunManager {
       },
       finishQueued: (command, status) => finishCommand(this.deps, command, { status, exitCode: null, error: null }),
       queued: (command) => this.publishStatus(command),
+      statusElsewhere: (commandId) => {
+        if (o.projectEvents.subscriberCount(projectIdOfCommand(commandId)) === 0) return;
+        o.store.get(commandId).then(
+          (command) => command && this.publishStatus(command),
+          (err: unknown) => o.logger.warn('could not read a command another replica changed', { commandId, err: String(err) }),
+        );
+      },
     };
     this.coordinator = o.coordinator
       ? o.coordinator(hooks)

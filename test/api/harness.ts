@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config.js';
 import type { ProjectStatus } from '../../src/projects/registry.js';
 import { claudeStandinEnv } from '../support/claude/index.js';
 import { startKubeApiServer, type KubeApiServer } from '../support/kube-api/index.js';
+import { startPostgres, type PgCluster } from '../support/postgres.js';
 import { until } from './client.js';
 
 /**
@@ -17,6 +18,13 @@ import { until } from './client.js';
  */
 export type Backend = 'local' | 'kube';
 export const BACKEND: Backend = process.env.RDEV_TEST_BACKEND === 'kube' ? 'kube' : 'local';
+
+/**
+ * Where the app keeps its history: SQLite in its data directory by default; with
+ * `RDEV_TEST_STORE=postgres` (the `postgres` project of vitest.config.ts), a throwaway PostgreSQL
+ * of its own (RDEV_DATABASE_URL), as one replica of several would.
+ */
+export const STORE: 'sqlite' | 'postgres' = process.env.RDEV_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 
 /** A whole app listening on an ephemeral loopback port, with two git projects. */
 export interface TestApp {
@@ -95,6 +103,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     writeFileSync(tokensFile, options.tokensYaml);
     env.RDEV_TOKENS_FILE = tokensFile;
   }
+  let postgres: PgCluster | undefined;
+  if (STORE === 'postgres') {
+    postgres = await startPostgres();
+    env.RDEV_DATABASE_URL = postgres.url();
+  }
   const app = await createApp(loadConfig({ ...base, ...env, ...options.env }));
   await until(() => app.registry.readiness().ready && app.registry.list().length === 3, 10_000, 'the registry to load');
   const server = createServer((req, res) => app.handle(req, res));
@@ -115,6 +128,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await kube?.close();
+      await postgres?.remove();
       rmSync(root, { recursive: true, force: true });
     },
   };

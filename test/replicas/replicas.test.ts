@@ -1,0 +1,193 @@
+// Several replicas on one PostgreSQL (DESIGN.md "Replicas"), as three real server processes on
+// one throwaway database and the Kubernetes API test server: a command started on one replica is
+// followed byte-exact on the others; a replica SIGKILLed mid-command has it taken over within the
+// lease (3 s here) and it ends SUCCEEDED with every byte once, also for subscribers that move to
+// another replica with `after` / Last-Event-ID; a replica paused past its lease appends nothing
+// after the take-over; limits, queue order and idempotency keys hold across the replicas; a
+// PostgreSQL restart mid-stream loses nothing and turns /ready 503, then 200.
+import { createHash } from 'node:crypto';
+import { EventSource } from 'eventsource';
+import { createClient } from 'graphql-sse';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMAND_EVENTS, gqlData, runShell, waitFinal } from '../api/client.js';
+import { pollUntil } from '../durability/server-process.js';
+import { startReplicaSet, type ReplicaSet } from './replica-set.js';
+
+const LINES = 160;
+const COUNTER = `i=0; while [ $i -lt ${LINES} ]; do i=$((i+1)); echo "line $i"; sleep 0.05; done`;
+const COUNTER_TEXT = Array.from({ length: LINES }, (_, i) => `line ${i + 1}\n`).join('');
+const OUTPUT = `query($id: ID!) { command(id: $id) { output(first: 1000) { seq stream text } } }`;
+
+type Event = { __typename: string; seq: number; stream?: string; text?: string; status?: string; exitCode?: number | null };
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+const stdoutOf = (events: Event[]): string => events.filter((e) => e.__typename === 'CommandOutput' && e.stream === 'STDOUT').map((e) => e.text).join('');
+
+/** A graphql-sse subscriber that resumes with `after` on whichever replica `url()` names when its stream breaks, until CommandCompleted. */
+function resumingSubscriber(url: () => string, id: string): { events: Event[]; done: Promise<void> } {
+  const events: Event[] = [];
+  const done = (async () => {
+    for (let attempt = 0; attempt < 300; attempt++) {
+      const client = createClient({ url: `${url()}/graphql/stream`, retryAttempts: 0 });
+      try {
+        for await (const result of client.iterate({ query: COMMAND_EVENTS, variables: { id, after: events.at(-1)?.seq ?? 0 } })) {
+          if (result.errors) throw new Error(JSON.stringify(result.errors));
+          events.push(result.data!.commandEvents as Event);
+        }
+        if (events.at(-1)?.__typename === 'CommandCompleted') return;
+      } catch {
+        // its replica went away: resume on the one url() names now
+      } finally {
+        client.dispose();
+      }
+      await new Promise((r) => setTimeout(r, 100)); // a client's reconnect pacing
+    }
+    throw new Error('the subscriber never saw CommandCompleted');
+  })();
+  return { events, done };
+}
+
+/** Checks what a subscriber saw: seq 1, 2, 3, … with no gap or repeat, the exact output, and the end. */
+function expectWhole(events: Event[], text: string): void {
+  const seqs = events.map((e) => e.seq);
+  expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+  expect(sha256(stdoutOf(events))).toBe(sha256(text));
+  expect(events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'SUCCEEDED', exitCode: 0 });
+}
+
+describe('replicas on PostgreSQL', () => {
+  let set: ReplicaSet;
+
+  beforeAll(async () => {
+    set = await startReplicaSet({ env: { RDEV_MAX_CONCURRENT_PER_PROJECT: '2' } });
+  });
+
+  afterAll(async () => {
+    if (process.env.REPLICA_LOGS) for (const [name, server] of set?.replicas ?? []) (await import('node:fs')).writeFileSync(`${process.env.REPLICA_LOGS}/${name}.log`, server.log());
+    await set?.close();
+  });
+
+  it('a command started on A is followed live on B and C; SIGKILL A mid-command: B or C takes it over within the lease, it ends SUCCEEDED byte-exact, and subscribers that move replicas see no gap or repeat', async () => {
+    const id = await runShell(set.url('a'), 'demo', COUNTER);
+    const onB = resumingSubscriber(() => set.url('b'), id);
+    const onC = resumingSubscriber(() => set.url('c'), id);
+    // Starts on A, moves to B when A dies.
+    let home = 'a';
+    const mover = resumingSubscriber(() => set.url(home), id);
+    const rest = new EventSource(`${set.url('b')}/projects/demo/events?stream_id=${id}`);
+    const frames: Array<{ id: string; event: string; data: any }> = [];
+    const restDone = new Promise<void>((resolve) => {
+      const take = (event: string) => (e: MessageEvent) => {
+        frames.push({ id: e.lastEventId, event, data: JSON.parse(e.data as string) });
+        if (event === 'complete') {
+          rest.close();
+          resolve();
+        }
+      };
+      rest.addEventListener('output', take('output'));
+      rest.addEventListener('complete', take('complete'));
+    });
+    try {
+      await pollUntil('output on B and C before the kill', () => Math.min(onB.events.length, onC.events.length, mover.events.length), (n) => n >= 5, 30_000);
+      const [before] = await set.sql<{ owner: string; epoch: number }>('SELECT owner, epoch::int AS epoch FROM commands WHERE id = $1', [id]);
+      expect(before).toEqual({ owner: 'a', epoch: 1 });
+      const killedAt = performance.now();
+      await set.replicas.get('a')!.kill();
+      home = 'b';
+      const taken = await pollUntil('a take-over', () => set.sql<{ owner: string; epoch: number }>('SELECT owner, epoch::int AS epoch FROM commands WHERE id = $1', [id]), (rows) => rows[0]!.owner !== 'a', 30_000);
+      const tookMs = performance.now() - killedAt;
+      expect({ owner: ['b', 'c'].includes(taken[0]!.owner), epoch: taken[0]!.epoch }).toEqual({ owner: true, epoch: 2 });
+      // The lease is 3 s, checked every third of it by each replica: well within twice the lease on a busy machine.
+      expect(tookMs).toBeLessThan(2 * 3000 + 2000);
+
+      const final = await waitFinal(set.url('c'), id, 60_000);
+      expect({ status: final.status, exitCode: final.exitCode, error: final.error }).toEqual({ status: 'SUCCEEDED', exitCode: 0, error: null });
+      const stored = (await gqlData<{ command: { output: Event[] } }>(set.url('b'), OUTPUT, { id })).command.output;
+      expect(sha256(stored.filter((e) => e.stream === 'STDOUT').map((e) => e.text).join(''))).toBe(sha256(COUNTER_TEXT));
+      for (const subscriber of [onB, onC, mover]) {
+        await subscriber.done;
+        expectWhole(subscriber.events, COUNTER_TEXT);
+      }
+      await restDone;
+      const lines = frames.filter((f) => f.event === 'output').map((f) => `${f.data.line}\n`);
+      expect(sha256(lines.join(''))).toBe(sha256(COUNTER_TEXT));
+      expect(frames.at(-1)).toMatchObject({ event: 'complete', data: { exit_code: 0, status: 'succeeded' } });
+    } finally {
+      rest.close();
+      await set.restart('a');
+    }
+  });
+
+  it('a replica paused past its lease (SIGSTOP) appends nothing once resumed: the command ends SUCCEEDED with every byte once', async () => {
+    const id = await runShell(set.url('a'), 'demo', COUNTER);
+    const onC = resumingSubscriber(() => set.url('c'), id);
+    const a = set.replicas.get('a')!;
+    try {
+      await pollUntil('output before the pause', () => onC.events.length, (n) => n >= 5, 30_000);
+      a.child.kill('SIGSTOP');
+      await pollUntil('a take-over', () => set.sql<{ owner: string }>('SELECT owner FROM commands WHERE id = $1', [id]), (rows) => rows[0]!.owner !== 'a', 30_000);
+      const [{ n: before }] = await set.sql<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE command_id = $1', [id]);
+      a.child.kill('SIGCONT');
+      const final = await waitFinal(set.url('b'), id, 60_000);
+      expect({ status: final.status, exitCode: final.exitCode }).toEqual({ status: 'SUCCEEDED', exitCode: 0 });
+      await onC.done;
+      expectWhole(onC.events, COUNTER_TEXT);
+      const rows = await set.sql<{ seq: number }>('SELECT seq::int AS seq FROM events WHERE command_id = $1 ORDER BY seq', [id]);
+      expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+      expect(rows.length).toBeGreaterThan(before);
+      // A said so when it woke: its lease was gone, and it let the command go.
+      await pollUntil('A notices its lost lease', () => a.log(), (log) => /lease lost|another replica/.test(log), 30_000);
+    } finally {
+      a.child.kill('SIGCONT');
+    }
+  });
+
+  it('20 commands at once over three replicas with 2 per project: never more than 2 running, the rest in order', async () => {
+    const names = ['a', 'b', 'c'];
+    let most = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const [{ n }] = await set.sql<{ n: number }>("SELECT count(*)::int AS n FROM commands WHERE status = 'RUNNING' AND project_id = 'demo'");
+        most = Math.max(most, n);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => runShell(set.url(names[i % 3]!), 'demo', `sleep 0.2; echo ${i}`)));
+    const finals = await Promise.all(ids.map((id) => waitFinal(set.url('a'), id, 120_000)));
+    sampling = false;
+    await sampler;
+    expect(finals.map((f) => f.status)).toEqual(ids.map(() => 'SUCCEEDED'));
+    expect(most).toBe(2);
+    const rows = await set.sql<{ id: string; ordinal: number; started_at: number }>('SELECT id, ordinal, started_at FROM commands WHERE id = ANY($1) ORDER BY started_at, ordinal', [ids]);
+    const ordinals = rows.map((r) => r.ordinal);
+    expect(ordinals).toEqual([...ordinals].sort((x, y) => x - y));
+  });
+
+  it('the same idempotencyKey sent to two replicas at the same moment starts one command', async () => {
+    const RUN = `mutation($input: RunShellInput!) { runShell(input: $input) { id } }`;
+    for (let round = 0; round < 5; round++) {
+      const input = { projectId: 'demo', command: 'echo once', idempotencyKey: `key-${round}-${Date.now()}` };
+      const [x, y] = await Promise.all(['b', 'c'].map((name) => gqlData<{ runShell: { id: string } }>(set.url(name), RUN, { input })));
+      expect(x!.runShell.id).toBe(y!.runShell.id);
+      const [{ n }] = await set.sql<{ n: number }>('SELECT count(*)::int AS n FROM idempotency WHERE key = $1', [input.idempotencyKey]);
+      expect(n).toBe(1);
+    }
+  });
+
+  it('PostgreSQL restarted mid-stream: nothing lost, /ready 503 while it is away, then 200', async () => {
+    const id = await runShell(set.url('b'), 'demo', COUNTER);
+    const onA = resumingSubscriber(() => set.url('a'), id);
+    await pollUntil('output before the restart', () => onA.events.length, (n) => n >= 5, 30_000);
+    await set.postgres.stop();
+    const down = await pollUntil('/ready 503', () => fetch(`${set.url('b')}/ready`).then((r) => r.status), (s) => s === 503, 30_000);
+    expect(down).toBe(503);
+    expect((await fetch(`${set.url('b')}/health`)).status).toBe(200);
+    await set.postgres.start();
+    await pollUntil('/ready 200', () => fetch(`${set.url('b')}/ready`).then((r) => r.status), (s) => s === 200, 30_000);
+    const final = await waitFinal(set.url('c'), id, 90_000);
+    expect({ status: final.status, exitCode: final.exitCode }).toEqual({ status: 'SUCCEEDED', exitCode: 0 });
+    await onA.done;
+    expectWhole(onA.events, COUNTER_TEXT);
+  });
+});
