@@ -1,4 +1,5 @@
 import type { CommandEvent } from '../../runs/types.js';
+import { nextRetryMs, sleep } from './backoff.js';
 import { isUnreachable } from './errors.js';
 
 /** Events a follower may hold unread before it drops them and reads the table instead (a slow consumer). */
@@ -105,8 +106,8 @@ export class Followers {
             retryMs = 0;
           } catch (err) {
             if (!isUnreachable(err)) throw err;
-            retryMs = Math.min(5000, retryMs === 0 ? 250 : retryMs * 2);
-            await sleepUnless(retryMs, inbox.whenEnded);
+            retryMs = nextRetryMs(retryMs);
+            await sleep(retryMs, inbox.whenEnded);
             continue;
           }
           for (const event of batch) {
@@ -159,15 +160,5 @@ export class Followers {
     if (!set) return;
     set.delete(inbox);
     if (set.size === 0) this.inboxes.delete(commandId);
-  }
-}
-
-/** Waits `ms`, or less when `until` settles first. */
-async function sleepUnless(ms: number, until: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), until]);
-  } finally {
-    clearTimeout(timer);
   }
 }

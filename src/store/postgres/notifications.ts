@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../../logger.js';
+import { nextRetryMs } from './backoff.js';
 import type { Db } from './pool.js';
 
 /**
@@ -32,8 +33,6 @@ export interface StoreNotifications extends Notifications {
   close(): Promise<void>;
 }
 
-const FIRST_RETRY_MS = 250;
-const MAX_RETRY_MS = 5000;
 /** How often the listening connection is checked (a peer that vanished without a word sends no error). */
 const PING_MS = 15_000;
 
@@ -105,7 +104,7 @@ export function createNotifications(o: { config: pg.ClientConfig; db: Db; logger
 
   const reconnectLater = (): void => {
     if (closed || retryTimer) return;
-    retryMs = Math.min(MAX_RETRY_MS, retryMs === 0 ? FIRST_RETRY_MS : retryMs * 2);
+    retryMs = nextRetryMs(retryMs);
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       connect().then(

@@ -2,6 +2,7 @@ import type { Logger } from '../../logger.js';
 import type { EventLog } from '../../runs/event-log.js';
 import { DurableListeners } from '../../runs/log-follow.js';
 import type { CommandEvent, NewCommandEvent } from '../../runs/types.js';
+import { nextRetryMs, sleep } from './backoff.js';
 import { DurableFeed } from './durable-feed.js';
 import { FencedError, isUnreachable } from './errors.js';
 import type { StoreFence } from './fence.js';
@@ -120,14 +121,14 @@ export function createPgEventLog(o: { db: Db; queue: PgWriteQueue; fence: StoreF
 
   /** Loads the command's last durable seq, retrying while the database is away (the appends wait; nothing is dropped). */
   const loadLastSeq = async (commandId: string): Promise<void> => {
-    for (let retryMs = 250; !lastSeqs.has(commandId); retryMs = Math.min(5000, retryMs * 2)) {
+    for (let retryMs = nextRetryMs(0); !lastSeqs.has(commandId); retryMs = nextRetryMs(retryMs)) {
       if (queue.isClosed) throw new Error('the store is closed');
       try {
         const seq = await durableSeq(commandId);
         if (!lastSeqs.has(commandId)) lastSeqs.set(commandId, seq);
       } catch (err) {
         if (!isUnreachable(err)) throw err;
-        await new Promise((resolve) => setTimeout(resolve, retryMs));
+        await sleep(retryMs);
       }
     }
   };

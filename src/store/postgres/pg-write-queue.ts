@@ -1,5 +1,6 @@
 import type { Logger } from '../../logger.js';
 import type { CommandEvent } from '../../runs/types.js';
+import { nextRetryMs, sleep } from './backoff.js';
 import { FencedError, isRetryable } from './errors.js';
 import type { StoreFence } from './fence.js';
 import { CHANNELS } from './notifications.js';
@@ -33,9 +34,6 @@ export interface PgWriteQueueOptions {
   onCommit(committed: ReadonlyMap<string, CommandEvent[]>, stats: FlushStats): void;
 }
 
-const FIRST_RETRY_MS = 250;
-const MAX_RETRY_MS = 5000;
-
 /**
  * Holds appended events and changed command rows until they are written, in one transaction per
  * batch: `flushMs` after the first queued write, at once when a command completes, and at once
@@ -54,7 +52,9 @@ export class PgWriteQueue {
   private flightBytes = 0;
   private flight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private sleeping: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  /** Resolves when `close` gives up waiting for the database (a retry's wait ends early then). */
+  private readonly givingUp: Promise<void>;
+  private giveUp!: () => void;
   private due = false;
   private soonQueued = false;
   private closed = false;
@@ -67,6 +67,7 @@ export class PgWriteQueue {
   constructor(private readonly o: PgWriteQueueOptions) {
     this.maxBatch = o.maxBatch ?? 10_000;
     this.maxBatchBytes = o.maxBatchBytes ?? 8 * 1024 * 1024;
+    this.givingUp = new Promise((resolve) => (this.giveUp = resolve));
   }
 
   /** Queues events the log has numbered (in seq order, after those queued before for the command). */
@@ -142,7 +143,7 @@ export class PgWriteQueue {
     const timedOut = new Promise<void>((resolve) => {
       deadline = setTimeout(() => {
         this.givenUp = true;
-        this.wakeSleeper();
+        this.giveUp();
         resolve();
       }, waitMs);
     });
@@ -237,13 +238,14 @@ export class PgWriteQueue {
       } catch (err) {
         if (!isRetryable(err)) return this.isolate(batch, err);
         if (this.givenUp) return this.fail(batch, err);
-        this.retryMs = Math.min(MAX_RETRY_MS, this.retryMs === 0 ? FIRST_RETRY_MS : this.retryMs * 2);
-        this.o.logger?.[this.retryMs === FIRST_RETRY_MS ? 'error' : 'debug']('store: batch write failed, will retry', {
+        const first = this.retryMs === 0;
+        this.retryMs = nextRetryMs(this.retryMs);
+        this.o.logger?.[first ? 'error' : 'debug']('store: batch write failed, will retry', {
           err: String(err),
           retryMs: this.retryMs,
           pendingBytes: this.pendingBytes,
         });
-        await this.sleep(this.retryMs);
+        await sleep(this.retryMs, this.givingUp);
       }
     }
   }
@@ -297,25 +299,6 @@ export class PgWriteQueue {
       this.soonQueued = false;
       this.kick();
     });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.sleeping = {
-        timer: setTimeout(() => {
-          this.sleeping = undefined;
-          resolve();
-        }, ms),
-        resolve,
-      };
-    });
-  }
-
-  private wakeSleeper(): void {
-    if (!this.sleeping) return;
-    clearTimeout(this.sleeping.timer);
-    this.sleeping.resolve();
-    this.sleeping = undefined;
   }
 
   private assertOpen(): void {
