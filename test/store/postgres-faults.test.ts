@@ -1,6 +1,7 @@
 // The PostgreSQL store while its database goes away and comes back (a restart of the real server
-// of test/support/postgres.ts): nothing lost, nothing repeated, nothing thrown.
+// of test/support/postgres.ts) or refuses a write: nothing lost, repeated or thrown, nothing wedged.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../src/logger.js';
 import type { CommandEvent, NewCommandEvent } from '../../src/runs/types.js';
 import { openPgStore, type PgStore, type PgStoreOptions } from '../../src/store/postgres/index.js';
 import { startPostgres, type PgCluster } from '../support/postgres.js';
@@ -128,6 +129,32 @@ describe('postgres store across a database restart', () => {
     await draining;
     expect(a.log.backlogged()).toBe(false);
     await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(31), WAIT);
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('postgres store when the database refuses a write', () => {
+  it('drops only the command whose writes the database refuses, and writes the rest of its batch', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const lines: string[] = [];
+    const a = await open(url, 'a', { flushMs: 60_000, logger: createLogger('error', (line) => void lines.push(line)) });
+    const [bad, good] = ['cmd-demo-0001aaaaaa', 'cmd-demo-0002bbbbbb'];
+    await a.log.append(bad, [out('1\n')]);
+    await a.log.flushed();
+    // Another writer (a bug, or a replica without a lease) took seq 2 behind this store's back.
+    await a.pool.query("INSERT INTO events (command_id, seq, type, at, stream, text) VALUES ($1, 2, 'output', 0, 'STDOUT', 'not mine')", [bad]);
+    await a.log.append(bad, [out('2\n')]);
+    await a.log.append(good, [out('fine\n')]);
+    await a.log.flushed();
+    expect((await a.log.read(good, 0, 10)).map((e) => (e as { text: string }).text)).toEqual(['fine\n']);
+    expect((await a.log.read(bad, 0, 10)).map((e) => (e as { text: string }).text)).toEqual(['1\n', 'not mine']);
+    expect(lines.map((l) => JSON.parse(l) as { msg: string; commands?: string[] }).filter((l) => l.msg === 'store: writes dropped')).toEqual([
+      expect.objectContaining({ commands: [bad], events: 1 }),
+    ]);
+    // The queue is not wedged: later writes go through.
+    await a.log.append(good, [out('still fine\n')]);
+    await a.log.flushed();
+    expect(await a.log.durableSeq(good)).toBe(2);
     expect(unhandled).toEqual([]);
   });
 });
