@@ -157,6 +157,10 @@ export class PgWriteQueue {
     }
     this.givenUp = true;
     if (this.queued.length > 0) this.fail(this.queued.splice(0), new Error('the store closed before these writes could be made'));
+    this.queuedEvents = 0;
+    this.queuedBytes = 0;
+    // Nothing will be written any more: whoever waits for room stops waiting.
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
   }
 
   /** Drops every queued write of a fenced command; its row writes are rejected with {@link FencedError}. */
