@@ -55,7 +55,9 @@ export interface App {
  * Resolves once the history is open and what a previous server left is adopted.
  */
 export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
-  const logger = deps.logger ?? createLogger(config.logLevel);
+  const root = deps.logger ?? createLogger(config.logLevel);
+  // Replicas: every line says which replica did it.
+  const logger = config.databaseUrl ? root.child({ replica: config.replicaId }) : root;
   const tokens = loadTokensOf(config);
   const history = await openHistory(config, logger, deps);
   const cluster = history.cluster;

@@ -95,9 +95,9 @@ export interface Claimed {
 
 /**
  * Claims for `owner` the queued commands that may run now, oldest first across projects, each
- * project in its order; returns them (RUNNING, owned, leased) and the cluster's counts after.
+ * project in its order; returns them, RUNNING, owned and leased.
  */
-export async function claimQueued(query: Query, limits: SchedulerLimits, owner: Owner): Promise<{ claimed: Claimed[]; running: number; queued: number }> {
+export async function claimQueued(query: Query, limits: SchedulerLimits, owner: Owner): Promise<Claimed[]> {
   await query('SELECT pg_advisory_xact_lock($1)', [ADMISSION_LOCK]);
   const { rows: running } = await query<{ project_id: string; n: number }>(
     "SELECT project_id, count(*)::int AS n FROM commands WHERE status = 'RUNNING' GROUP BY project_id",
@@ -121,7 +121,7 @@ export async function claimQueued(query: Query, limits: SchedulerLimits, owner: 
     total++;
     picked.push(w.id);
   }
-  if (picked.length === 0) return { claimed: [], running: total, queued: waiting.length };
+  if (picked.length === 0) return [];
   const now = Date.now();
   const { rows } = await query<PgCommandRow & { queued_stdin: string | null }>(
     `UPDATE commands AS c SET status = 'RUNNING', started_at = $2, stdout_offset = 0, stderr_offset = 0, owner = $3, epoch = c.epoch + 1,
@@ -131,10 +131,9 @@ export async function claimQueued(query: Query, limits: SchedulerLimits, owner: 
      RETURNING c.*, old.stdin AS queued_stdin`,
     [picked, now, owner.replicaId, owner.leaseSeconds],
   );
-  const claimed = rows
+  return rows
     .map((r) => ({ command: commandOf(r), epoch: r.epoch, stdin: r.queued_stdin ?? undefined, stopRequested: r.stop_requested }))
     .sort((a, b) => a.command.ordinal - b.command.ordinal);
-  return { claimed, running: total, queued: waiting.length - picked.length };
 }
 
 /** Ends a QUEUED command as CANCELED before anyone claims it; false when it was not QUEUED any more. */

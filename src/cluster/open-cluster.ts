@@ -29,8 +29,8 @@ export interface ClusterParts {
  * this replica's parts on it. See DESIGN.md "Replicas".
  */
 export async function openCluster(config: Readonly<Config>, logger: Logger): Promise<ClusterParts> {
-  const log = logger.child({ replica: config.replicaId });
-  const store = await openPgStore({ url: config.databaseUrl!, replicaId: config.replicaId, flushMs: config.flushMs, logger: log.child({ component: 'postgres' }) });
+
+  const store = await openPgStore({ url: config.databaseUrl!, replicaId: config.replicaId, flushMs: config.flushMs, logger: logger.child({ component: 'postgres' }) });
   let coordinator: PgCoordinator | undefined;
   let tookOver = (): void => {};
   return {
@@ -41,13 +41,13 @@ export async function openCluster(config: Readonly<Config>, logger: Logger): Pro
         store,
         owner: { replicaId: config.replicaId, leaseSeconds: config.leaseSeconds },
         limits: config,
-        logger: log.child({ component: 'leases' }),
+        logger: logger.child({ component: 'leases' }),
         metrics: { tookOver: () => tookOver() },
       });
       return coordinator;
     },
     rateLimiter: createPgRateLimiter(store.db, config.mutationsPerMinute),
-    audit: createPgAuditLog(store.db, log.child({ component: 'audit' })),
+    audit: createPgAuditLog(store.db, logger.child({ component: 'audit' })),
     readiness: () => (store.healthy() ? { ready: true } : { ready: false, reason: 'PostgreSQL (RDEV_DATABASE_URL) does not answer' }),
     registerMetrics(registry) {
       const m = registerClusterMetrics(registry, { leasesHeld: () => coordinator?.leasesHeld() ?? 0, stats: () => store.stats(), healthy: () => store.healthy() });
@@ -62,7 +62,7 @@ export async function openCluster(config: Readonly<Config>, logger: Logger): Pro
         clearTimeout(timer);
         if (flushed === 'flushed') await coordinator?.releaseLeases();
       } catch (err) {
-        log.warn('could not hand the leases over (they run out by themselves)', { err: String(err) });
+        logger.warn('could not hand the leases over (they run out by themselves)', { err: String(err) });
       }
       await store.close();
     },

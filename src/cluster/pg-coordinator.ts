@@ -62,7 +62,6 @@ export class PgCoordinator implements Coordinator {
   private readonly timer: NodeJS.Timeout;
   private readonly unlisten: Array<() => void> = [];
   private closed = false;
-  private cluster = { running: 0, queued: 0 };
   private pumpAgain = false;
   private pumping = false;
 
@@ -93,6 +92,7 @@ export class PgCoordinator implements Coordinator {
       );
       if (admitted.reused) return admitted;
       const { command } = admitted;
+      this.o.accepted(command);
       // A new row is no write of the write queue's: the other replicas hear of it from here.
       this.notifyStatus(command.id);
       if (admitted.epoch === null) {
@@ -108,7 +108,7 @@ export class PgCoordinator implements Coordinator {
   async adopt(): Promise<{ running: number; queued: number }> {
     const taken = await this.serial(() => this.takeOverExpired());
     await this.pumpNow();
-    return { running: taken, queued: this.cluster.queued };
+    return { running: taken, queued: (await this.counts()).queued };
   }
 
   async cancel(command: Command): Promise<Command> {
@@ -127,8 +127,11 @@ export class PgCoordinator implements Coordinator {
     return (await this.o.store.commands.get(command.id)) ?? command;
   }
 
-  counts(): { running: number; queued: number } {
-    return { ...this.cluster };
+  async counts(): Promise<{ running: number; queued: number }> {
+    const { rows } = await this.o.store.db.query<{ running: number; queued: number }>(
+      "SELECT count(*) FILTER (WHERE status = 'RUNNING')::int AS running, count(*) FILTER (WHERE status = 'QUEUED')::int AS queued FROM commands WHERE status IN ('RUNNING', 'QUEUED')",
+    );
+    return rows[0]!;
   }
 
   localRuns(): LocalRun[] {
@@ -231,8 +234,7 @@ export class PgCoordinator implements Coordinator {
         this.pumpAgain = false;
         if (this.closed) return;
         await this.serial(async () => {
-          const { claimed, running, queued } = await this.o.store.db.transaction((q) => claimQueued(q, this.o.limits, this.o.owner));
-          this.cluster = { running, queued };
+          const claimed = await this.o.store.db.transaction((q) => claimQueued(q, this.o.limits, this.o.owner));
           for (const c of claimed) this.launch(c, 'start');
         });
       } while (this.pumpAgain);

@@ -5,7 +5,7 @@ import { FINAL_STATUSES, type CommandKind } from '../runs/types.js';
 /** What the metrics read at scrape time instead of keeping a count of their own (so they cannot drift). */
 export interface MetricsSources {
   /** Commands running now, and waiting for a slot. */
-  counts(): { running: number; queued: number };
+  counts(): { running: number; queued: number } | Promise<{ running: number; queued: number }>;
   /** REST Server-Sent Events streams (`/projects/{id}/events`) open now. */
   sseConnections(): number;
 }
@@ -54,16 +54,16 @@ export function createMetrics(sources: MetricsSources): AppMetrics {
     name: 'rdev_commands_running',
     help: 'Commands running now.',
     registers,
-    collect() {
-      this.set(sources.counts().running);
+    async collect() {
+      this.set((await sources.counts()).running);
     },
   });
   new Gauge({
     name: 'rdev_commands_queued',
     help: 'Commands waiting for a concurrency slot now.',
     registers,
-    collect() {
-      this.set(sources.counts().queued);
+    async collect() {
+      this.set((await sources.counts()).queued);
     },
   });
   const duration = new Histogram({

@@ -315,6 +315,8 @@ export async function finishCommand(
   state: FinalState,
   meter: OutputMeter = new OutputMeter(0),
 ): Promise<Command> {
+  // The final status is visible at once (the live record): by then, every byte of output before it must be readable.
+  await d.log.flushed?.();
   const finishedAt = new Date();
   const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
   const patch = { ...state, finishedAt, durationMs };

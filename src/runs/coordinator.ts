@@ -40,8 +40,8 @@ export interface Coordinator {
    * to stop wherever it runs (resolves with it as it is now, RUNNING).
    */
   cancel(command: Command): Promise<Command>;
-  /** Commands running and waiting (cluster-wide where there are replicas). */
-  counts(): { running: number; queued: number };
+  /** Commands running and waiting (cluster-wide where there are replicas: asked of the database). */
+  counts(): { running: number; queued: number } | Promise<{ running: number; queued: number }>;
   /** The commands this process runs now. */
   localRuns(): LocalRun[];
   /** Takes every QUEUED command this process holds out of its queue (shutdown with `stop`); replicas leave theirs to the others. */

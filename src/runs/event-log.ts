@@ -60,4 +60,9 @@ export interface EventLog {
   backlogged?(): boolean;
   /** Resolves once the output waiting to be written is under the bound again. */
   drained?(): Promise<void>;
+  /**
+   * Resolves once everything appended before the call is durable. Only a log whose writes take a
+   * round trip has it (readers elsewhere must not see a command end before its output is readable).
+   */
+  flushed?(): Promise<void>;
 }

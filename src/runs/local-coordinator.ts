@@ -6,7 +6,7 @@ import { Scheduler, type SchedulerLimits } from './scheduler.js';
 import type { Command } from './types.js';
 
 /** What a {@link LocalCoordinator} is built from. */
-export interface LocalCoordinatorOptions extends Pick<CoordinatorHooks, 'launch' | 'finishQueued' | 'queued'> {
+export interface LocalCoordinatorOptions extends Pick<CoordinatorHooks, 'launch' | 'finishQueued' | 'queued' | 'accepted'> {
   store: CommandStore;
   idempotency: IdempotencyStore;
   limits: SchedulerLimits;
@@ -43,6 +43,7 @@ export class LocalCoordinator implements Coordinator {
     if (key) await this.o.idempotency.record(caller, key, command.id, Date.now());
     // Decided again after the awaits: nothing else admitted meanwhile, but a slot may have freed.
     const where = this.scheduler.checkRoom(command.projectId);
+    this.o.accepted(command);
     if (where === 'queue') this.o.queued(command);
     this.scheduler.submit(command, stdin, where);
     return { command, reused: false };

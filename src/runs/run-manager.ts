@@ -70,6 +70,8 @@ export interface CoordinatorHooks {
   finishQueued(command: Command, status: 'CANCELED'): Promise<Command>;
   /** Tells project subscribers that a command now waits. */
   queued(command: Command): void;
+  /** A new command was recorded (QUEUED, or RUNNING and about to be launched): called before it is launched. */
+  accepted(command: Command): void;
   /** A command's status changed in another process (a replica): this one's project subscribers hear of it. */
   statusElsewhere(commandId: string): void;
 }
@@ -146,6 +148,7 @@ export class RunManager {
       },
       finishQueued: (command, status) => finishCommand(this.deps, command, { status, exitCode: null, error: null }),
       queued: (command) => this.publishStatus(command),
+      accepted: (command) => o.logger.info('command accepted', { commandId: command.id, projectId: command.projectId, kind: command.kind, status: command.status }),
       statusElsewhere: (commandId) => {
         if (o.projectEvents.subscriberCount(projectIdOfCommand(commandId)) === 0) return;
         o.store.get(commandId).then(
@@ -209,9 +212,7 @@ export class RunManager {
       prunedAt: null,
       spool: null,
     };
-    const admitted = await this.coordinator.admit({ draft, caller, idempotencyKey: key, stdin: request.stdin });
-    if (!admitted.reused) this.o.logger.info('command accepted', { commandId: admitted.command.id, projectId: project.id, kind: draft.kind, status: admitted.command.status });
-    return admitted;
+    return this.coordinator.admit({ draft, caller, idempotencyKey: key, stdin: request.stdin });
   }
 
   /** Stops a queued or running command (wherever it runs); a finished one is returned as it is. */
@@ -257,7 +258,7 @@ export class RunManager {
   }
 
   /** How many commands are running now, and how many wait. */
-  counts(): { running: number; queued: number } {
+  counts(): { running: number; queued: number } | Promise<{ running: number; queued: number }> {
     return this.coordinator.counts();
   }
 

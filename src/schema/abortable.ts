@@ -7,7 +7,9 @@
 export function abortable<T>(make: (signal: AbortSignal) => AsyncIterable<T>, outer?: AbortSignal, onRelease?: () => void): AsyncIterableIterator<T> {
   const controller = new AbortController();
   const onOuterAbort = (): void => controller.abort();
-  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  // The caller may have awaited (a store lookup) before this: a client that left meanwhile ends it at once.
+  if (outer?.aborted) controller.abort();
+  else outer?.addEventListener('abort', onOuterAbort, { once: true });
   const inner = make(controller.signal)[Symbol.asyncIterator]();
   const release = (): void => {
     outer?.removeEventListener('abort', onOuterAbort);

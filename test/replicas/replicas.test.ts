@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { EventSource } from 'eventsource';
 import { createClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND_EVENTS, gqlData, runShell, waitFinal } from '../api/client.js';
+import { COMMAND_EVENTS, gql, gqlData, runShell, waitFinal } from '../api/client.js';
 import { pollUntil } from '../durability/server-process.js';
 import { startReplicaSet, type ReplicaSet } from './replica-set.js';
 
@@ -47,6 +47,33 @@ function resumingSubscriber(url: () => string, id: string): { events: Event[]; d
   return { events, done };
 }
 
+const PROJECT_EVENTS = `subscription { projectEvents(projectId: "demo") {
+  __typename
+  ... on CommandStatusChanged { commandId status }
+  ... on ProjectCommandEvent { commandId event { __typename ... on CommandOutput { seq stream text } ... on CommandCompleted { seq status } } }
+} }`;
+
+/** A projectEvents subscriber on one replica: every status change and log event of the project, live. */
+function projectSubscriber(url: string): { events: any[]; close(): void } {
+  const events: any[] = [];
+  const client = createClient({ url: `${url}/graphql/stream`, retryAttempts: 0 });
+  const stop = client.subscribe({ query: PROJECT_EVENTS }, { next: (r) => events.push((r.data as any).projectEvents), error: () => {}, complete: () => {} });
+  return {
+    events,
+    close() {
+      stop();
+      client.dispose();
+    },
+  };
+}
+
+/** A Prometheus sample of `/metrics` (0 when absent). */
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
 /** Checks what a subscriber saw: seq 1, 2, 3, … with no gap or repeat, the exact output, and the end. */
 function expectWhole(events: Event[], text: string): void {
   const seqs = events.map((e) => e.seq);
@@ -57,6 +84,8 @@ function expectWhole(events: Event[], text: string): void {
 
 describe('replicas on PostgreSQL', () => {
   let set: ReplicaSet;
+  /** The `n` of a `SELECT count(*)::int AS n …`. */
+  const count = async (text: string, values?: unknown[]): Promise<number> => (await set.sql<{ n: number }>(text, values))[0]!.n;
 
   beforeAll(async () => {
     set = await startReplicaSet({ env: { RDEV_MAX_CONCURRENT_PER_PROJECT: '2' } });
@@ -67,7 +96,9 @@ describe('replicas on PostgreSQL', () => {
     await set?.close();
   });
 
-  it('a command started on A is followed live on B and C; SIGKILL A mid-command: B or C takes it over within the lease, it ends SUCCEEDED byte-exact, and subscribers that move replicas see no gap or repeat', async () => {
+  it('a command started on A is followed live on B and C (its own stream and the project stream); SIGKILL A mid-command: B or C takes it over within the lease, it ends SUCCEEDED byte-exact, and subscribers that move replicas see no gap or repeat', async () => {
+    const project = projectSubscriber(set.url('c'));
+    await pollUntil('the project subscription on C', () => metric(set.url('c'), 'rdev_graphql_subscriptions_open'), (n) => n >= 1, 30_000);
     const id = await runShell(set.url('a'), 'demo', COUNTER);
     const onB = resumingSubscriber(() => set.url('b'), id);
     const onC = resumingSubscriber(() => set.url('c'), id);
@@ -112,7 +143,20 @@ describe('replicas on PostgreSQL', () => {
       const lines = frames.filter((f) => f.event === 'output').map((f) => `${f.data.line}\n`);
       expect(sha256(lines.join(''))).toBe(sha256(COUNTER_TEXT));
       expect(frames.at(-1)).toMatchObject({ event: 'complete', data: { exit_code: 0, status: 'succeeded' } });
+
+      // The project's subscriber on C heard the command start and end, and every one of its events once.
+      await pollUntil('the end on the project stream', () => project.events, (es) => es.some((e) => e.commandId === id && e.status === 'SUCCEEDED'), 30_000);
+      const mine = project.events.filter((e) => e.commandId === id);
+      expect(mine.filter((e) => e.__typename === 'CommandStatusChanged').map((e) => e.status)).toEqual(expect.arrayContaining(['RUNNING', 'SUCCEEDED']));
+      const logged = mine.filter((e) => e.__typename === 'ProjectCommandEvent').map((e) => e.event);
+      expect(logged.map((e) => e.seq)).toEqual(Array.from({ length: logged.length }, (_, i) => i + 1));
+      expect(sha256(logged.filter((e) => e.__typename === 'CommandOutput').map((e) => e.text).join(''))).toBe(sha256(COUNTER_TEXT));
+
+      // The taker counts its take-over; every replica left says the database is up.
+      expect(await metric(set.url(taken[0]!.owner), 'rdev_lease_takeovers_total')).toBeGreaterThanOrEqual(1);
+      for (const name of ['b', 'c']) expect(await metric(set.url(name), 'rdev_database_up')).toBe(1);
     } finally {
+      project.close();
       rest.close();
       await set.restart('a');
     }
@@ -126,7 +170,7 @@ describe('replicas on PostgreSQL', () => {
       await pollUntil('output before the pause', () => onC.events.length, (n) => n >= 5, 30_000);
       a.child.kill('SIGSTOP');
       await pollUntil('a take-over', () => set.sql<{ owner: string }>('SELECT owner FROM commands WHERE id = $1', [id]), (rows) => rows[0]!.owner !== 'a', 30_000);
-      const [{ n: before }] = await set.sql<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE command_id = $1', [id]);
+      const before = await count('SELECT count(*)::int AS n FROM events WHERE command_id = $1', [id]);
       a.child.kill('SIGCONT');
       const final = await waitFinal(set.url('b'), id, 60_000);
       expect({ status: final.status, exitCode: final.exitCode }).toEqual({ status: 'SUCCEEDED', exitCode: 0 });
@@ -148,7 +192,7 @@ describe('replicas on PostgreSQL', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const [{ n }] = await set.sql<{ n: number }>("SELECT count(*)::int AS n FROM commands WHERE status = 'RUNNING' AND project_id = 'demo'");
+        const n = await count("SELECT count(*)::int AS n FROM commands WHERE status = 'RUNNING' AND project_id = 'demo'");
         most = Math.max(most, n);
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -170,7 +214,7 @@ describe('replicas on PostgreSQL', () => {
       const input = { projectId: 'demo', command: 'echo once', idempotencyKey: `key-${round}-${Date.now()}` };
       const [x, y] = await Promise.all(['b', 'c'].map((name) => gqlData<{ runShell: { id: string } }>(set.url(name), RUN, { input })));
       expect(x!.runShell.id).toBe(y!.runShell.id);
-      const [{ n }] = await set.sql<{ n: number }>('SELECT count(*)::int AS n FROM idempotency WHERE key = $1', [input.idempotencyKey]);
+      const n = await count('SELECT count(*)::int AS n FROM idempotency WHERE key = $1', [input.idempotencyKey]);
       expect(n).toBe(1);
     }
   });
@@ -189,5 +233,37 @@ describe('replicas on PostgreSQL', () => {
     expect({ status: final.status, exitCode: final.exitCode }).toEqual({ status: 'SUCCEEDED', exitCode: 0 });
     await onA.done;
     expectWhole(onA.events, COUNTER_TEXT);
+  });
+});
+
+describe('limits shared by replicas', () => {
+  let set: ReplicaSet;
+
+  beforeAll(async () => {
+    set = await startReplicaSet({ names: ['a', 'b'], env: { RDEV_MUTATIONS_PER_MINUTE: '4', RDEV_MAX_CONCURRENT_PER_PROJECT: '1', RDEV_MAX_QUEUED: '2' } });
+  });
+
+  afterAll(async () => {
+    await set?.close();
+  });
+
+  it('the queue bound and the per-token rate limit count every replica: two replicas do not mean twice the limit', async () => {
+    const RUN = `mutation($input: RunShellInput!) { runShell(input: $input) { id status } }`;
+    const run = (name: string) => gql<{ runShell: { id: string; status: string } }>(set.url(name), RUN, { input: { projectId: 'demo', command: 'sleep 300' } });
+    const first = await run('a');
+    const second = await run('b');
+    const third = await run('a');
+    expect([first, second, third].map((r) => r.data?.runShell.status)).toEqual(['RUNNING', 'QUEUED', 'QUEUED']);
+    // One running, two queued across both replicas: the queue (2) is full wherever the next one comes in.
+    const fourth = await run('b');
+    expect(fourth.errors?.[0]?.extensions?.code).toBe('TOO_MANY_COMMANDS');
+    // Four mutations a minute for this caller, counted over both replicas: the fifth is refused on either.
+    for (const name of ['a', 'b']) expect((await run(name)).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    const ids = [first, second, third].map((r) => r.data!.runShell.id);
+    const CANCEL = `mutation($id: ID!) { cancelCommand(id: $id) { id } }`;
+    // Cancels from the other replica than the one that runs or queued each.
+    for (const id of ids) await gqlData(set.url('b'), CANCEL, { id });
+    const finals = await Promise.all(ids.map((id) => waitFinal(set.url('a'), id, 60_000)));
+    expect(finals.map((f) => f.status)).toEqual(['CANCELED', 'CANCELED', 'CANCELED']);
   });
 });
