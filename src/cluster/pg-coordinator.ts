@@ -13,6 +13,8 @@ import { releaseLeases, renewLeases, takeOver } from './leases.js';
 export interface ClusterStore {
   db: Db;
   fence: Fence;
+  /** Resolves once everything written before the call is committed. */
+  flushed(): Promise<void>;
   notifications: {
     on(channel: string, listener: (payload: unknown) => void): () => void;
     onReconnect(listener: () => void): () => void;
@@ -57,6 +59,8 @@ interface StopNote {
 export class PgCoordinator implements Coordinator {
   /** Commands this replica runs: the run and the epoch its lease has. */
   private readonly runs = new Map<string, { run: LocalRun; epoch: number }>();
+  /** Commands let go at shutdown (detached, still RUNNING): their leases are handed over by {@link releaseLeases}. */
+  private readonly handOver = new Map<string, number>();
   /** This replica's own steps on the database (admit, claim, take over, renew) take turns, so `held` is always current. */
   private turn: Promise<unknown> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
@@ -152,7 +156,7 @@ export class PgCoordinator implements Coordinator {
 
   /** Hands the leases of what this replica detached to the others at once (after its last writes are durable). */
   async releaseLeases(): Promise<void> {
-    const held = new Map([...this.runs].map(([id, r]) => [id, r.epoch]));
+    const held = new Map([...this.handOver, ...[...this.runs].map(([id, r]) => [id, r.epoch] as const)]);
     await releaseLeases(this.o.store.db.query, this.o.owner, held);
   }
 
@@ -175,11 +179,16 @@ export class PgCoordinator implements Coordinator {
     const run = this.o.launch(command, mode, c.stdin);
     this.runs.set(command.id, { run, epoch });
     if (c.stopRequested === 'cancel' || c.stopRequested === 'shutdown') run.requestStop(c.stopRequested);
-    void run.done.then(() => {
+    void run.done.then(async () => {
       if (this.runs.get(command.id)?.run !== run) return;
       this.runs.delete(command.id);
-      this.o.store.fence.release(command.id);
-      this.o.store.commands.dropLive(command.id);
+      if (this.closed) this.handOver.set(command.id, epoch);
+      // Its writes still queued (a detached run's last events) are checked against the epoch until they are in.
+      await this.o.store.flushed().catch(() => {});
+      if (!this.runs.has(command.id)) {
+        this.o.store.fence.release(command.id);
+        this.o.store.commands.dropLive(command.id);
+      }
       // A slot is free (or the command went elsewhere): every replica looks at the queue again.
       if (!this.closed) void this.o.store.notifications.notify('rdev_queue', { replica: this.o.owner.replicaId }).catch(() => {});
     });
