@@ -24,7 +24,16 @@ export interface PgCommandStore extends CommandStore {
 interface Held {
   command: Command;
   writes: number;
+  /**
+   * What readers see while the command's final state is written: the record as it was before.
+   * The end of a command becomes visible once it is durable (as its `completed` event does), so
+   * that nobody sees a command end and then finds the database saying otherwise.
+   */
+  shown?: Command | undefined;
 }
+
+/** What readers see of a held command (see {@link Held.shown}). */
+const visible = (entry: Held): Command => entry.shown ?? entry.command;
 
 /**
  * Commands over the `commands` table. `insert` takes the next ordinal of the `command_ordinals`
@@ -62,9 +71,11 @@ export function createPgCommandStore(o: {
   const apply = (entry: Held, patch: Partial<Command>): Promise<Command> => {
     const { command } = entry;
     const before = command.status;
+    const snapshot = isFinal(before) ? undefined : { ...command };
     Object.assign(command, patch);
     const statusChanged = command.status !== before;
     const final = isFinal(command.status) && statusChanged;
+    if (final) entry.shown = snapshot;
     const values = commandValues(command);
     entry.writes++;
     const pending = o.appending(command.id);
@@ -74,11 +85,13 @@ export function createPgCommandStore(o: {
     return written.then(
       () => {
         entry.writes--;
+        if (final) entry.shown = undefined;
         release(entry);
         return command;
       },
       (err: unknown) => {
         entry.writes--;
+        if (final) entry.shown = undefined;
         release(entry);
         throw err;
       },
@@ -122,7 +135,8 @@ export function createPgCommandStore(o: {
       });
     },
     async get(id) {
-      return held.get(id)?.command ?? (await select(id));
+      const entry = held.get(id);
+      return entry ? visible(entry) : await select(id);
     },
     async list(q: CommandQuery) {
       const where: string[] = [];
@@ -138,8 +152,11 @@ export function createPgCommandStore(o: {
       const sql = `SELECT * FROM commands ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ordinal DESC LIMIT ${param(limit + held.size)}`;
       const { rows } = await db.query<PgCommandRow>(sql, values);
       const found = new Map<string, Command>();
-      for (const row of rows) found.set(row.id, held.get(row.id)?.command ?? commandOf(row));
-      for (const { command } of held.values()) found.set(command.id, command);
+      for (const row of rows) {
+        const entry = held.get(row.id);
+        found.set(row.id, entry ? visible(entry) : commandOf(row));
+      }
+      for (const entry of held.values()) found.set(entry.command.id, visible(entry));
       return [...found.values()]
         .filter((c) => matchesQuery(c, q))
         .sort((a, b) => b.ordinal - a.ordinal)
