@@ -243,8 +243,9 @@ export class CommandRun {
    * A write that fails is reported, never thrown: a fenced one means another replica runs the command now.
    */
   private update(patch: Partial<Command>): void {
-    Object.assign(this.command, patch);
+    // The store first: it compares with the record as it was (a status change is announced to the other replicas).
     this.d.store.update(this.id, patch).catch((err: unknown) => this.lostWrite(err));
+    Object.assign(this.command, patch);
   }
 
   private lostWrite(err: unknown): void {
@@ -320,8 +321,9 @@ export async function finishCommand(
   const finishedAt = new Date();
   const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
   const patch = { ...state, finishedAt, durationMs };
-  Object.assign(command, patch);
+  // The store first: it compares with the record as it was (and keeps showing it until the end is durable).
   const written = d.store.update(command.id, patch);
+  Object.assign(command, patch);
   const completed = d.log.append(command.id, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
   const [updated] = await Promise.all([written, completed]);
   d.audit?.finished({ commandId: command.id, status: state.status, exitCode: state.exitCode, outputBytes: meter.bytes, outputSha256: meter.digest() });

@@ -97,8 +97,9 @@ describe('replicas on PostgreSQL', () => {
   });
 
   it('a command started on A is followed live on B and C (its own stream and the project stream); SIGKILL A mid-command: B or C takes it over within the lease, it ends SUCCEEDED byte-exact, and subscribers that move replicas see no gap or repeat', async () => {
-    const project = projectSubscriber(set.url('c'));
-    await pollUntil('the project subscription on C', () => metric(set.url('c'), 'rdev_graphql_subscriptions_open'), (n) => n >= 1, 30_000);
+    // On both survivors: whichever takes the command over, the other hears of its end only from the database.
+    const projects = ['b', 'c'].map((name) => projectSubscriber(set.url(name)));
+    for (const name of ['b', 'c']) await pollUntil(`the project subscription on ${name}`, () => metric(set.url(name), 'rdev_graphql_subscriptions_open'), (n) => n >= 1, 30_000);
     const id = await runShell(set.url('a'), 'demo', COUNTER);
     const onB = resumingSubscriber(() => set.url('b'), id);
     const onC = resumingSubscriber(() => set.url('c'), id);
@@ -146,19 +147,21 @@ describe('replicas on PostgreSQL', () => {
       expect(sha256(lines.join(''))).toBe(sha256(COUNTER_TEXT));
       expect(frames.at(-1)).toMatchObject({ event: 'complete', data: { exit_code: 0, status: 'succeeded' } });
 
-      // The project's subscriber on C heard the command start and end, and every one of its events once.
-      await pollUntil('the end on the project stream', () => project.events, (es) => es.some((e) => e.commandId === id && e.status === 'SUCCEEDED'), 30_000);
-      const mine = project.events.filter((e) => e.commandId === id);
-      expect(mine.filter((e) => e.__typename === 'CommandStatusChanged').map((e) => e.status)).toEqual(expect.arrayContaining(['RUNNING', 'SUCCEEDED']));
-      const logged = mine.filter((e) => e.__typename === 'ProjectCommandEvent').map((e) => e.event);
-      expect(logged.map((e) => e.seq)).toEqual(Array.from({ length: logged.length }, (_, i) => i + 1));
-      expect(sha256(logged.filter((e) => e.__typename === 'CommandOutput').map((e) => e.text).join(''))).toBe(sha256(COUNTER_TEXT));
+      // The project's subscribers on B and C heard the command start and end, and every one of its events once.
+      for (const project of projects) {
+        await pollUntil('the end on the project stream', () => project.events, (es) => es.some((e) => e.commandId === id && e.status === 'SUCCEEDED'), 30_000);
+        const mine = project.events.filter((e) => e.commandId === id);
+        expect(mine.filter((e) => e.__typename === 'CommandStatusChanged').map((e) => e.status)).toEqual(expect.arrayContaining(['RUNNING', 'SUCCEEDED']));
+        const logged = mine.filter((e) => e.__typename === 'ProjectCommandEvent').map((e) => e.event);
+        expect(logged.map((e) => e.seq)).toEqual(Array.from({ length: logged.length }, (_, i) => i + 1));
+        expect(sha256(logged.filter((e) => e.__typename === 'CommandOutput').map((e) => e.text).join(''))).toBe(sha256(COUNTER_TEXT));
+      }
 
       // The taker counts its take-over; every replica left says the database is up.
       expect(await metric(set.url(taken[0]!.owner), 'rdev_lease_takeovers_total')).toBeGreaterThanOrEqual(1);
       for (const name of ['b', 'c']) expect(await metric(set.url(name), 'rdev_database_up')).toBe(1);
     } finally {
-      project.close();
+      for (const project of projects) project.close();
       rest.close();
       await set.restart('a');
     }
