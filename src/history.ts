@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { openCluster, type ClusterParts } from './cluster/open-cluster.js';
+import { prunePg } from './cluster/pg-retention.js';
+import type { PruneReport } from './store/retention.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { createMemoryCommandStore, type CommandStore } from './runs/command-store.js';
@@ -16,8 +18,6 @@ export interface History {
   log: EventLog;
   commands: CommandStore;
   idempotency: IdempotencyStore;
-  /** When retention deleted a command's output, and how much. */
-  prunedInfo(id: string): { prunedAt: Date | null; prunedEvents: number; prunedBytes: number } | undefined;
   /** With PostgreSQL: the parts replicas share (coordinator, rate limit, audit log, readiness, metrics). */
   cluster?: ClusterParts | undefined;
   close(): Promise<void>;
@@ -27,7 +27,7 @@ export interface History {
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
 
 /**
- * Opens the history store. SQLite: prunes by age and size now and every 10 minutes, never a
+ * Opens the history store. SQLite or PostgreSQL: prunes by age and size now and every 10 minutes, never a
  * command that is not finished (what a previous server left running is adopted by the run manager).
  */
 export async function openHistory(
@@ -40,48 +40,62 @@ export async function openHistory(
       log: supplied.log ?? createMemoryEventLog(),
       commands: supplied.store ?? createMemoryCommandStore(),
       idempotency: createMemoryIdempotency(),
-      prunedInfo: () => undefined,
       close: async () => {},
     };
   }
   if (config.databaseUrl) {
     const cluster = await openCluster(config, logger);
+    const stop = everyPruneInterval(logger, () => prunePg(cluster.store.db, retentionPolicy(config)));
     return {
       log: cluster.store.log,
       commands: cluster.store.commands,
       idempotency: cluster.store.idempotency,
-      prunedInfo: () => undefined,
       cluster,
-      close: () => cluster.close(),
+      close: async () => {
+        stop();
+        await cluster.close();
+      },
     };
   }
   const file = path.join(config.dataDir, 'rdev.sqlite');
   const store = openSqliteStore({ file, flushMs: config.flushMs, logger });
-  const prune = (): void => {
-    try {
-      const report = store.prune({
-        maxAgeMs: config.retentionDays > 0 ? config.retentionDays * 86_400_000 : undefined,
-        maxOutputBytes: config.retentionMaxBytes > 0 ? config.retentionMaxBytes : undefined,
-        // The query already takes finished commands only (a RUNNING one a previous server left is
-        // adopted, never pruned); this guards against one finishing in memory meanwhile.
-        isRunning: (id) => store.commands.isLive(id),
-      });
-      if (report.commands > 0) logger.info('retention pruned command output', { ...report });
-    } catch (err) {
-      logger.error('retention failed', { err: String(err) });
-    }
-  };
-  prune();
-  const timer = setInterval(prune, PRUNE_EVERY_MS);
-  timer.unref();
+  // The query takes finished commands only (a RUNNING one a previous server left is adopted,
+  // never pruned); `isRunning` guards against one finishing in memory meanwhile.
+  const stop = everyPruneInterval(logger, async () => store.prune({ ...retentionPolicy(config), isRunning: (id) => store.commands.isLive(id) }));
   return {
     log: store.log,
     commands: store.commands,
     idempotency: store.idempotency,
-    prunedInfo: (id) => store.prunedInfo(id),
     async close() {
-      clearInterval(timer);
+      stop();
       store.close();
     },
   };
+}
+
+/** What RDEV_RETENTION_DAYS and RDEV_RETENTION_MAX_BYTES ask to keep (0: no limit). */
+function retentionPolicy(config: Readonly<Config>): { maxAgeMs: number | undefined; maxOutputBytes: number | undefined } {
+  return {
+    maxAgeMs: config.retentionDays > 0 ? config.retentionDays * 86_400_000 : undefined,
+    maxOutputBytes: config.retentionMaxBytes > 0 ? config.retentionMaxBytes : undefined,
+  };
+}
+
+/** Runs `prune` now and every {@link PRUNE_EVERY_MS} (one at a time), logging what it removed; returns the stop. */
+function everyPruneInterval(logger: Logger, prune: () => Promise<PruneReport>): () => void {
+  let running = false;
+  const run = (): void => {
+    if (running) return;
+    running = true;
+    prune()
+      .then((report) => {
+        if (report.commands > 0) logger.info('retention pruned command output', { ...report });
+      })
+      .catch((err: unknown) => logger.error('retention failed', { err: String(err) }))
+      .finally(() => (running = false));
+  };
+  run();
+  const timer = setInterval(run, PRUNE_EVERY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
