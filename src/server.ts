@@ -1,9 +1,9 @@
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app.js';
+import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 
-/** Entry point: read config, build the app, listen, and shut down gracefully on SIGTERM/SIGINT. */
+/** Entry point: read config, take the port, build the app, serve, and shut down gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   let config;
   try {
@@ -15,22 +15,32 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  let app;
+  // The port is taken first: a second server started by mistake stops here, with one line,
+  // before it opens (and adopts the commands of) a data directory that another server may be using.
+  let app: App | undefined;
+  const server = createServer((req, res) => {
+    if (app) app.handle(req, res);
+    else res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' }).end('{"error":{"code":"NOT_READY","message":"starting"}}');
+  });
+  try {
+    await listen(server, config.port, config.host);
+  } catch (err) {
+    const where = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+    process.stderr.write(`rdev-api: cannot listen on ${where}: ${listenProblem(err as NodeJS.ErrnoException)}\n`);
+    process.exit(2);
+  }
   try {
     app = await createApp(config);
   } catch (err) {
     process.stderr.write(`rdev-api: cannot start: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const server = createServer((req, res) => app.handle(req, res));
-  server.listen(config.port, config.host, () => {
-    const { port } = server.address() as AddressInfo;
-    app.logger.info('listening', { url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`, port, backend: config.backend });
-  });
+  const { port } = server.address() as AddressInfo;
+  app.logger.info('listening', { url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`, port, backend: config.backend });
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
+    if (stopping || !app) return;
     stopping = true;
     app.logger.info('shutting down', { signal });
     server.close(); // no new connections
@@ -41,6 +51,31 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Resolves once `server` listens; rejects with the listen error (EADDRINUSE, EACCES, …). */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** A listen error in words a person acts on. */
+function listenProblem(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return 'the address is already in use (is another server running? choose another PORT)';
+    case 'EACCES':
+      return 'permission denied (ports below 1024 need privileges; choose another PORT)';
+    case 'EADDRNOTAVAIL':
+      return 'this machine has no such address (check HOST)';
+    default:
+      return err.message;
+  }
 }
 
 await main();

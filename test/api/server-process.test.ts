@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -30,6 +32,22 @@ describe('the server process', () => {
     const { exited, output } = startServer({ PORT: 'eighty' });
     expect(await exited).toBe(2);
     expect(output().trim()).toBe('rdev-api: configuration error: PORT="eighty": must be a whole number');
+  });
+
+  it('stops at start with one line when the port is taken, before it touches the data directory', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'rdev-server-'));
+    dirs.push(data);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const { exited, output } = startServer({ PORT: String(port), RDEV_DATA_DIR: path.join(data, 'state') });
+      expect(await exited).toBe(2);
+      expect(output().trim()).toBe(`rdev-api: cannot listen on 127.0.0.1:${port}: the address is already in use (is another server running? choose another PORT)`);
+      expect(existsSync(path.join(data, 'state'))).toBe(false);
+    } finally {
+      taken.close();
+    }
   });
 
   it('with RDEV_ON_SHUTDOWN=stop, SIGTERM ends streams, stops running commands (their whole tree) and exits 0', async () => {
