@@ -50,3 +50,15 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const [field, reason] = firstIssue(parsed.error);
   throw new BadUserInputError(field || 'body', reason);
 }
+
+/** The REST body's name of a field the run manager names as the GraphQL input does (`timeoutSeconds` → `timeout_seconds`). */
+export function restFieldName(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** `err` with its field named as the REST body names it, when it is a refusal of a field. */
+export function inRestTerms(err: unknown): unknown {
+  if (!(err instanceof BadUserInputError)) return err;
+  const field = restFieldName(err.field);
+  return field === err.field ? err : new BadUserInputError(field, err.reason);
+}

@@ -5,7 +5,7 @@ import type { StartRequest } from '../runs/run-manager.js';
 import { canSeeProject } from '../auth/identity.js';
 import { assertVisible } from '../auth/policy.js';
 import { NotFoundError } from '../errors.js';
-import { claudeBody, gitBody, parseBody, shellBody } from './bodies.js';
+import { claudeBody, gitBody, inRestTerms, parseBody, shellBody } from './bodies.js';
 import { readJsonObject, sendData } from './http.js';
 import type { RestContext, RouteRequest } from './router.js';
 
@@ -52,7 +52,10 @@ export async function runCommand(ctx: RestContext, r: RouteRequest, kind: Comman
     ctx.guard.refused(ctx.identity, projectId, kind, guessArgv(kind, body), err);
     throw err;
   }
-  const command = await ctx.guard.run(ctx.identity, request, gitArgs);
+  // The run manager speaks the GraphQL input's names; a REST client sent `timeout_seconds`.
+  const command = await ctx.guard.run(ctx.identity, request, gitArgs).catch((err: unknown) => {
+    throw inRestTerms(err);
+  });
   sendData(r.res, 202, commandJson(command), r.requestId);
 }
 

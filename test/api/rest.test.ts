@@ -112,6 +112,17 @@ describe('REST shims: running commands', () => {
     expect(res.json.error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'timeout_seconds' });
   });
 
+  it('names the REST field, not the GraphQL one, in the run manager\'s refusals', async () => {
+    const res = await post('/projects/alpha/shell', { command: 'true', timeout_seconds: 999_999_999 });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toEqual({
+      code: 'BAD_USER_INPUT',
+      message: expect.stringMatching(/^timeout_seconds: must be at most \d+ seconds$/),
+      field: 'timeout_seconds',
+      reason: expect.stringMatching(/^must be at most \d+ seconds$/),
+    });
+  });
+
   it('answers 404 for an unknown project and 405 for a wrong method', async () => {
     expect((await post('/projects/nope/shell', { command: 'true' })).status).toBe(404);
     expect((await fetch(`${t.url}/projects/alpha/shell`)).status).toBe(405);
