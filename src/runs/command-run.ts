@@ -7,7 +7,7 @@ import { claudeFailure, EMPTY_CLAUDE_SUMMARY, foldClaudeMessage } from './claude
 import type { CommandStore } from './command-store.js';
 import type { EventLog } from './event-log.js';
 import { OutputMeter } from './output-meter.js';
-import { createClaudeSink, createPlainSink, type OutputSink } from './output-sink.js';
+import { createClaudeSink, createMeteredSink, createPlainSink, type OutputSink } from './output-sink.js';
 import type { ProjectEvents } from './project-events.js';
 import { claudeFinalState, finalState, type FinalState, type StopReason } from './status.js';
 import type { Command, CommandStatus, NewCommandEvent, OutputStream, SpoolPosition } from './types.js';
@@ -229,12 +229,11 @@ export class CommandRun {
     return this.command.spool ?? { pgid: null, stdout: 0, stderr: 0 };
   }
 
-  /** Logs events that cover `bytes` more of `stream` (or of nothing, for a marker): the position moves in the same write. */
-  private append(meter: OutputMeter, events: NewCommandEvent[], covered: Partial<Record<OutputStream, number>>): void {
+  /** Logs the events the meter admitted of those that cover `covered` more bytes of each stream: the position moves in the same write. */
+  private append(admitted: NewCommandEvent[], covered: Partial<Record<OutputStream, number>>): void {
     const at = this.position();
     const moved = { ...at, stdout: at.stdout + (covered.STDOUT ?? 0), stderr: at.stderr + (covered.STDERR ?? 0) };
     if (moved.stdout !== at.stdout || moved.stderr !== at.stderr) this.update({ spool: moved });
-    const admitted = meter.admit(events);
     if (admitted.length > 0) this.d.log.append(this.id, admitted).catch((err: unknown) => this.lostWrite(err));
   }
 
@@ -253,26 +252,22 @@ export class CommandRun {
     else this.d.logger.error('could not record the command\'s progress', { commandId: this.id, err: String(err) });
   }
 
-  /** Where the command's output goes: Claude runs have their stream-json parsed, the rest is plain. */
+  /** Where the command's output goes: counted and hashed as it comes, then Claude runs have their stream-json parsed, the rest is plain. */
   private sink(meter: OutputMeter): OutputSink {
     const chunker = new OutputChunker({
       coalesceMs: this.d.coalesceMs,
       emit: (chunks) => {
         const covered = { STDOUT: 0, STDERR: 0 };
         for (const c of chunks) covered[c.stream] += Buffer.byteLength(c.text);
-        this.append(
-          meter,
-          chunks.map((c) => ({ type: 'output', stream: c.stream, text: c.text, at: new Date() })),
-          covered,
-        );
+        this.append(meter.admit(chunks.map((c) => ({ type: 'output', stream: c.stream, text: c.text, at: new Date() }))), covered);
       },
     });
-    if (this.command.kind !== 'CLAUDE') return createPlainSink(chunker);
-    return createClaudeSink(chunker, (message, bytes) => {
-      this.append(meter, [claudeEventOf(message, new Date())], { STDOUT: bytes });
+    if (this.command.kind !== 'CLAUDE') return createMeteredSink(meter, createPlainSink(chunker));
+    return createMeteredSink(meter, createClaudeSink(chunker, (message, bytes) => {
+      this.append(meter.admitMessage(claudeEventOf(message, new Date()), bytes), { STDOUT: bytes });
       const summary = foldClaudeMessage(this.command.claude ?? EMPTY_CLAUDE_SUMMARY, message);
       if (summary !== this.command.claude) this.update({ claude: summary });
-    });
+    }));
   }
 
   private publishStatus(): void {

@@ -1,33 +1,41 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { NewCommandEvent } from './types.js';
+import type { ClaudeEvent, NewCommandEvent, OutputEvent } from './types.js';
 
 /**
  * Counts and hashes a command's output, and keeps what is logged under `maxBytes`: past it,
- * output events are dropped (the command keeps running) and {@link OutputMeter.marker} says how
- * much was dropped.
+ * output events and Claude messages are dropped (the command keeps running) and {@link
+ * OutputMeter.marker} says how much was dropped.
+ *
+ * Two views of the same bytes: {@link OutputMeter.read} sees the raw bytes as they come from the
+ * process (both streams, whatever they become), which the audit reports; {@link OutputMeter.admit}
+ * and {@link OutputMeter.admitMessage} see the events made of them and apply the limit, counting an
+ * output event by its text and a Claude message by the line it was parsed from.
  */
 export class OutputMeter {
   private readonly hash: Hash = createHash('sha256');
-  /** Bytes the command wrote (UTF-8 of its output text). */
+  /** Raw bytes read from the command, both streams, in the order they were read (after an adoption: since then). */
   bytes = 0;
-  /** Bytes dropped past the limit. */
+  /** Bytes of output or messages left out of the log past the limit. */
   dropped = 0;
+  /** Bytes logged. */
+  private kept = 0;
 
   constructor(private readonly maxBytes: number) {}
 
-  /** The events to log: output past the limit is left out (the event that crosses it keeps its whole lines that fit). */
-  admit(events: NewCommandEvent[]): NewCommandEvent[] {
+  /** Takes bytes as they come from the process, before they are split into lines or parsed. */
+  read(bytes: Uint8Array): void {
+    this.hash.update(bytes);
+    this.bytes += bytes.length;
+  }
+
+  /** The output events to log: output past the limit is left out (the event that crosses it keeps its whole lines that fit). */
+  admit(events: ReadonlyArray<Omit<OutputEvent, 'seq'>>): NewCommandEvent[] {
     const admitted: NewCommandEvent[] = [];
     for (const e of events) {
-      if (e.type !== 'output') {
-        admitted.push(e);
-        continue;
-      }
       const bytes = Buffer.from(e.text);
-      this.hash.update(bytes);
-      const room = this.dropped > 0 ? 0 : this.maxBytes - (this.bytes - this.dropped);
-      this.bytes += bytes.length;
+      const room = this.room();
       if (bytes.length <= room) {
+        this.kept += bytes.length;
         admitted.push(e);
         continue;
       }
@@ -35,9 +43,21 @@ export class OutputMeter {
       const fits = new TextDecoder('utf-8').decode(bytes.subarray(0, room), { stream: true });
       const prefix = fits.includes('\n') ? fits.slice(0, fits.lastIndexOf('\n') + 1) : '';
       if (prefix) admitted.push({ ...e, text: prefix });
-      this.dropped += bytes.length - Buffer.byteLength(prefix);
+      const keptBytes = Buffer.byteLength(prefix);
+      this.kept += keptBytes;
+      this.dropped += bytes.length - keptBytes;
     }
     return admitted;
+  }
+
+  /** A Claude message parsed from a line of `bytes` bytes (newline included): logged whole while it fits, else dropped. */
+  admitMessage(event: Omit<ClaudeEvent, 'seq'>, bytes: number): NewCommandEvent[] {
+    if (bytes <= this.room()) {
+      this.kept += bytes;
+      return [event];
+    }
+    this.dropped += bytes;
+    return [];
   }
 
   /** One event saying how much output was dropped, if any was. */
@@ -51,8 +71,12 @@ export class OutputMeter {
     };
   }
 
-  /** sha256 of everything the command wrote, dropped output included. */
+  /** sha256 of the raw bytes {@link read}, dropped output included. */
   digest(): string {
     return this.hash.copy().digest('hex');
+  }
+
+  private room(): number {
+    return this.dropped > 0 ? 0 : Math.max(0, this.maxBytes - this.kept);
   }
 }

@@ -12,6 +12,21 @@ export interface OutputSink {
   dispose(): void;
 }
 
+/**
+ * Counts and hashes every byte the process wrote (`meter.read`) before `sink` splits or parses it:
+ * what the audit reports is the raw output, whatever kind of run it came from.
+ */
+export function createMeteredSink(meter: { read(bytes: Uint8Array): void }, sink: OutputSink): OutputSink {
+  return {
+    write(stream, bytes) {
+      meter.read(bytes);
+      sink.write(stream, bytes);
+    },
+    end: () => sink.end(),
+    dispose: () => sink.dispose(),
+  };
+}
+
 /** Plain output: coalesced by the chunker. */
 export function createPlainSink(chunker: OutputChunker): OutputSink {
   return { write: (stream, bytes) => chunker.write(stream, bytes), end: () => chunker.end(), dispose: () => chunker.dispose() };

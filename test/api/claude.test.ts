@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAUDE_DIRECTIVES as D, CLAUDE_STANDIN_COST_USD, CLAUDE_STANDIN_DEFAULT_MODEL, CLAUDE_STANDIN_TEXT, standinEcho } from '../support/claude/index.js';
+import { CLAUDE_DIRECTIVES as D, CLAUDE_STANDIN_COST_USD, CLAUDE_STANDIN_DEFAULT_MODEL, CLAUDE_STANDIN_TEXT, linesDirective, standinEcho } from '../support/claude/index.js';
 import { COMMAND_EVENTS, collect, gqlData, sseClient, until, waitFinal } from './client.js';
 import { startTestApp, type TestApp } from './harness.js';
 import { readSse } from './sse-reader.js';
@@ -140,6 +141,60 @@ describe('runClaude: the watchdog and failed runs', () => {
   it('an API error reported with subtype "success" and is_error is FAILED', async () => {
     const done = await waitFinal(t.url, await runClaude({ prompt: `x ${D.apiError}` }));
     expect(done).toMatchObject({ status: 'FAILED', exitCode: 1, error: `claude reported an error (success): ${CLAUDE_STANDIN_TEXT.apiError}` });
+  });
+});
+
+/** The raw bytes the CLI wrote, rebuilt from the events: the stand-in writes each message as `JSON.stringify(message)` and a newline. */
+const rawOf = (events: any[]): string =>
+  events
+    .filter((e) => e.__typename !== 'CommandCompleted')
+    .map((e) => (e.__typename === 'ClaudeMessage' ? `${JSON.stringify(e.message)}\n` : e.text))
+    .join('');
+
+/** A command's audit entry once its end is in (auth is off here: the caller is the anonymous admin). */
+async function auditOf(url: string, id: string): Promise<{ outputBytes: number; outputSha256: string }> {
+  let entry: any;
+  await until(async () => {
+    const { auditLog } = await gqlData(url, `{ auditLog(first: 100) { commandId outputBytes outputSha256 } }`);
+    entry = auditLog.find((e: any) => e.commandId === id && e.outputSha256 !== null);
+    return entry !== undefined;
+  }, 10_000, 'the audit entry of the end');
+  return { outputBytes: entry.outputBytes, outputSha256: entry.outputSha256 };
+}
+
+describe('runClaude: the audit and the output limit', () => {
+  it('audits the size and sha256 of the bytes the CLI wrote, messages included', async () => {
+    const id = await runClaude({ prompt: `audit ${D.tool} ${D.notJson}` });
+    const raw = rawOf(await eventsOf(id));
+    expect(raw).toContain(CLAUDE_STANDIN_TEXT.notJsonLine);
+    expect(await auditOf(t.url, id)).toEqual({ outputBytes: Buffer.byteLength(raw), outputSha256: createHash('sha256').update(raw).digest('hex') });
+  });
+
+  describe('with RDEV_MAX_OUTPUT_BYTES=1024', () => {
+    let small: TestApp;
+    beforeAll(async () => {
+      small = await startTestApp({ env: { RDEV_MAX_OUTPUT_BYTES: '1024' } });
+    });
+    afterAll(() => small?.close());
+
+    it('keeps at most 1 KiB of messages and one marker, runs to the end, and audits every byte', async () => {
+      const { runClaude: run } = await gqlData(small.url, `mutation($input: RunClaudeInput!) { runClaude(input: $input) { id } }`, { input: { projectId: 'alpha', prompt: `many ${linesDirective(200)}` } });
+      const done = await waitFinal(small.url, run.id);
+      // Only the exit code: the status needs the result message, past the limit here, and the spool
+      // bound (the same RDEV_MAX_OUTPUT_BYTES) may free its blocks before they are read (then FAILED,
+      // "without a result message"). The messages dropped from the log are still read and folded.
+      expect(done.exitCode).toBe(0);
+      const client = sseClient(small.url, false);
+      const events = await collect(client, COMMAND_EVENTS, { id: run.id }).finally(() => client.dispose());
+      const markers = events.filter((e) => e.__typename === 'CommandOutput' && e.text.startsWith('[rdev] output limit'));
+      const kept = rawOf(events.filter((e) => !markers.includes(e)));
+      expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(1024);
+      expect(events.filter((e) => e.__typename === 'ClaudeMessage').length).toBeGreaterThan(0);
+      const audit = await auditOf(small.url, run.id);
+      // 200 assistant messages of more than 100 bytes each.
+      expect(audit.outputBytes).toBeGreaterThan(200 * 100);
+      expect(markers.map((m) => [m.stream, m.text])).toEqual([['STDERR', `[rdev] output limit of 1024 bytes reached: ${audit.outputBytes - Buffer.byteLength(kept)} bytes of output were dropped\n`]]);
+    });
   });
 });
 

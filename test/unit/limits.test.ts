@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { RateLimiter, SubscriptionCounter } from '../../src/auth/limits.js';
@@ -32,10 +33,10 @@ describe('SubscriptionCounter', () => {
 
 describe('OutputMeter', () => {
   const out = (text: string) => ({ type: 'output' as const, stream: 'STDOUT' as const, text, at: new Date(0) });
+  const message = (text: string) => ({ type: 'claude' as const, messageType: 'assistant', subtype: null, text, toolName: null, message: { type: 'assistant' }, at: new Date(0) });
   it('keeps output up to the limit, then drops the rest and says how much', () => {
     const meter = new OutputMeter(10);
     expect(meter.admit([out('12345'), out('67890'), out('x'), out('yz')])).toEqual([out('12345'), out('67890')]);
-    expect(meter.bytes).toBe(13);
     expect(meter.dropped).toBe(3);
     expect(meter.marker()).toMatchObject({ stream: 'STDERR', text: '[rdev] output limit of 10 bytes reached: 3 bytes of output were dropped\n' });
   });
@@ -43,6 +44,32 @@ describe('OutputMeter', () => {
     const meter = new OutputMeter(10);
     expect(meter.admit([out('ab\ncdé\nfgh\n'), out('i\n')])).toEqual([out('ab\ncdé\n')]);
     expect(meter.dropped).toBe(6);
+  });
+  it('counts a Claude message by the bytes of the line it came from: kept while it fits, then dropped with everything after', () => {
+    const meter = new OutputMeter(100);
+    expect(meter.admitMessage(message('a'), 60)).toEqual([message('a')]);
+    expect(meter.admitMessage(message('b'), 50)).toEqual([]);
+    // Past the limit nothing more goes in, not even what would fit: the log keeps a prefix without gaps.
+    expect(meter.admit([out('x\n')])).toEqual([]);
+    expect(meter.admitMessage(message('c'), 10)).toEqual([]);
+    expect(meter.dropped).toBe(62);
+    expect(meter.marker()).toMatchObject({ text: '[rdev] output limit of 100 bytes reached: 62 bytes of output were dropped\n' });
+  });
+  it('shares the limit between output and messages', () => {
+    const meter = new OutputMeter(10);
+    expect(meter.admit([out('12345\n')])).toEqual([out('12345\n')]);
+    expect(meter.admitMessage(message('m'), 5)).toEqual([]);
+    expect(meter.dropped).toBe(5);
+  });
+  it('counts and hashes the raw bytes it reads, whatever they become (invalid UTF-8 and Claude lines included)', () => {
+    const meter = new OutputMeter(4);
+    const chunks = [Buffer.from('{"type":"system"}\n'), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from('tail')];
+    for (const c of chunks) meter.read(c);
+    expect(meter.bytes).toBe(18 + 3 + 4);
+    expect(meter.digest()).toBe(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'));
+    // What is admitted or dropped changes neither.
+    meter.admit([out('0123456789')]);
+    expect(meter.bytes).toBe(25);
   });
 });
 
