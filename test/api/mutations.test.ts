@@ -144,10 +144,21 @@ describe('cancel and timeout', () => {
     const id = await runShell(t.url, 'alpha', `${marker} & echo started; wait`);
     await until(async () => (await outputOf(id)).includes('started'), 10_000, 'the command to start');
     expect(pidsWith(marker)).not.toEqual([]);
-    const { cancelCommand } = await gqlData(t.url, `mutation($id: ID!) { cancelCommand(id: $id) { id } }`, { id });
-    expect(cancelCommand.id).toBe(id);
-    expect(await waitFinal(t.url, id)).toMatchObject({ status: 'CANCELED', exitCode: null });
-    await until(() => pidsWith(marker).length === 0, 5_000, 'the sleep child to die');
+    const { cancelCommand } = await gqlData(t.url, `mutation($id: ID!) { cancelCommand(id: $id) { id status exitCode } }`, { id });
+    // It answers once the command has ended: the group (the sleep too) is gone by then.
+    expect(cancelCommand).toEqual({ id, status: 'CANCELED', exitCode: null });
+    expect(pidsWith(marker)).toEqual([]);
+  });
+
+  it('cancelCommand of a command that ignores SIGTERM answers CANCELED after the kill grace', async () => {
+    const id = await runShell(t.url, 'alpha', `trap '' TERM; echo started; while :; do sleep 0.1; done`);
+    await until(async () => (await outputOf(id)).includes('started'), 10_000, 'the command to start');
+    const began = Date.now();
+    const { cancelCommand } = await gqlData(t.url, `mutation($id: ID!) { cancelCommand(id: $id) { status } }`, { id });
+    expect(cancelCommand).toEqual({ status: 'CANCELED' });
+    // SIGKILL comes 2 s after SIGTERM; the answer waits for it, at most a second more.
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1900);
+    expect(Date.now() - began).toBeLessThan(3500);
   });
 
   it('a command past its timeout is killed, tree included, and TIMED_OUT', async () => {
