@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ensureDemoProject } from './demo-project.js';
 import type { Project, ProjectRegistry } from './registry.js';
 
 /** Options of the local registry. */
@@ -42,19 +42,6 @@ export function readProjectsFile(file: string): Array<{ id: string; path: string
   return parsed.data.projects.map((p) => ({ id: p.id, path: path.resolve(base, p.path) }));
 }
 
-/** Creates `dir` as a git repository with one commit, unless it is one already. */
-export function ensureDemoRepository(dir: string): void {
-  if (existsSync(path.join(dir, '.git'))) return;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'README.md'), '# demo\n\nA project created by rdev-api for the local backend.\n');
-  const git = (...args: string[]): void => {
-    execFileSync('git', args, { cwd: dir, stdio: 'ignore' });
-  };
-  git('init', '-q', '-b', 'main');
-  git('add', 'README.md');
-  git('-c', 'user.name=rdev-bot', '-c', 'user.email=rdev-bot@localhost', 'commit', '-q', '-m', 'Initial commit');
-}
-
 function statusOf(dir: string): Pick<Project, 'status' | 'statusMessage'> {
   try {
     if (statSync(dir).isDirectory()) return { status: 'READY', statusMessage: null };
@@ -71,7 +58,7 @@ export function createLocalRegistry(options: LocalRegistryOptions): ProjectRegis
     entries = readProjectsFile(options.projectsFile);
   } else {
     const demo = path.resolve(options.dataDir, 'projects', 'demo');
-    ensureDemoRepository(demo);
+    ensureDemoProject(demo);
     entries = [{ id: 'demo', path: demo }];
   }
   const toProject = (e: { id: string; path: string }): Project => ({ id: e.id, pod: null, workspace: e.path, ...statusOf(e.path) });
