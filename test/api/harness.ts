@@ -10,6 +10,7 @@ import type { ProjectStatus } from '../../src/projects/registry.js';
 import { claudeStandinEnv } from '../support/claude/index.js';
 import { startKubeApiServer, type KubeApiServer } from '../support/kube-api/index.js';
 import { startPostgres, type PgCluster } from '../support/postgres.js';
+import { afterAll } from 'vitest';
 import { until } from './client.js';
 
 /**
@@ -25,6 +26,15 @@ export const BACKEND: Backend = process.env.RDEV_TEST_BACKEND === 'kube' ? 'kube
  * of its own (RDEV_DATABASE_URL), as one replica of several would.
  */
 export const STORE: 'sqlite' | 'postgres' = process.env.RDEV_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/** One throwaway PostgreSQL per test file (made when its first app starts), a fresh database per app. */
+let postgres: Promise<PgCluster> | undefined;
+let databases = 0;
+if (STORE === 'postgres') {
+  afterAll(async () => {
+    await (await postgres)?.remove();
+  });
+}
 
 /** A whole app listening on an ephemeral loopback port, with two git projects. */
 export interface TestApp {
@@ -103,10 +113,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     writeFileSync(tokensFile, options.tokensYaml);
     env.RDEV_TOKENS_FILE = tokensFile;
   }
-  let postgres: PgCluster | undefined;
   if (STORE === 'postgres') {
-    postgres = await startPostgres();
-    env.RDEV_DATABASE_URL = postgres.url();
+    postgres ??= startPostgres();
+    env.RDEV_DATABASE_URL = await (await postgres).createDatabase(`app_${++databases}`);
   }
   const app = await createApp(loadConfig({ ...base, ...env, ...options.env }));
   await until(() => app.registry.readiness().ready && app.registry.list().length === 3, 10_000, 'the registry to load');
@@ -128,7 +137,6 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await kube?.close();
-      await postgres?.remove();
       rmSync(root, { recursive: true, force: true });
     },
   };
