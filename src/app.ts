@@ -62,7 +62,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
   const history = await openHistory(config, logger, deps);
   const cluster = history.cluster;
   const audit = cluster?.audit ?? createAuditLog(path.join(config.dataDir, 'audit.log'), config.auditMemoryEntries);
-  const { registry, executor } = createBackend(config, logger, deps);
+  const { registry, executor } = await createBackend(config, logger, deps);
   const projectEvents = createProjectEvents();
   const streams = createSseStreams();
   // Read at scrape time; `runs` is built just below.

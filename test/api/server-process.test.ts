@@ -34,6 +34,26 @@ describe('the server process', () => {
     expect(output().trim()).toBe('rdev-api: configuration error: PORT="eighty": must be a whole number');
   });
 
+  it('npm start prints one line while it builds, then serves /health (the time is printed)', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'rdev-server-'));
+    dirs.push(data);
+    const began = Date.now();
+    const child = spawn('npm', ['start', '--silent'], { cwd: root, env: { ...process.env, PORT: '0', RDEV_DATA_DIR: data }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    child.stdout!.on('data', (b) => (output += b));
+    child.stderr!.on('data', (b) => (output += b));
+    try {
+      await until(() => /"msg":"listening"/.test(output), 60_000, 'the server to listen');
+      const port = JSON.parse(output.split('\n').find((l) => l.includes('"listening"'))!).port;
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      console.info(`npm start → /health: ${Date.now() - began} ms`);
+      const lines = output.split('\n').filter((l) => l && !l.startsWith('{'));
+      expect(lines).toEqual([expect.stringMatching(/^rdev-api: building dist\/ from src\/ \(esbuild, no type check: npm test checks types\) … \d+ files in \d+ ms/)]);
+    } finally {
+      process.kill(-child.pid!, 'SIGKILL');
+    }
+  });
+
   it('stops at start with one line when the port is taken, before it touches the data directory', async () => {
     const data = mkdtempSync(path.join(tmpdir(), 'rdev-server-'));
     dirs.push(data);
