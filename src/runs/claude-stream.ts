@@ -64,25 +64,75 @@ export function claudeEventOf(message: ClaudeStreamMessage, at: Date): Omit<Clau
   };
 }
 
+/** What {@link LineSplitter} makes of the text: a whole line, or a piece of a line too long to be a message. */
+export type LinePiece =
+  /** A line of at most `maxLineChars`, without its newline. */
+  | { type: 'line'; line: string }
+  /** Part of a line longer than `maxLineChars`, as written (the last part ends with its newline). */
+  | { type: 'long'; text: string };
+
 /**
- * Splits a byte stream into lines, reassembling a line written across several chunks.
- * Feed decoded text with {@link LineSplitter.push}; {@link LineSplitter.end} returns the tail.
+ * The longest line taken as a possible stream-json message, in UTF-16 code units (8 Mi): far above
+ * what Claude Code writes (tool results are cut to tens of KiB; an image is a few MiB of base64),
+ * low enough that one `JSON.parse` of it does not hold the event loop for long.
+ */
+export const MAX_CLAUDE_LINE_CHARS = 8 * 1024 * 1024;
+
+/**
+ * Splits decoded text into lines, reassembling a line written across several chunks. Linear: a
+ * chunk is searched for newlines once, and the pieces of an unfinished line are joined only when
+ * its newline comes. A line that grows past `maxLineChars` is given up as a message: what is held
+ * goes out as a `long` piece, and so does the rest of that line as it arrives, so that what is held
+ * stays bounded.
  */
 export class LineSplitter {
-  private rest = '';
+  private pieces: string[] = [];
+  private held = 0;
+  /** Inside a line that passed the bound: its text goes out as it comes, up to its newline. */
+  private long = false;
 
-  /** Returns the complete lines (without "\n") that `text` finished. */
-  push(text: string): string[] {
-    const joined = this.rest + text;
-    const lines = joined.split('\n');
-    this.rest = lines.pop()!;
-    return lines;
+  constructor(private readonly maxLineChars = MAX_CLAUDE_LINE_CHARS) {}
+
+  /** The lines `text` finished, and the pieces of a long line it carried, in order. */
+  push(text: string): LinePiece[] {
+    const out: LinePiece[] = [];
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      if (this.long) {
+        out.push({ type: 'long', text: text.slice(start, nl + 1) });
+        this.long = false;
+      } else if (this.held + (nl - start) > this.maxLineChars) {
+        out.push({ type: 'long', text: this.take() + text.slice(start, nl + 1) });
+      } else {
+        out.push({ type: 'line', line: this.take() + text.slice(start, nl) });
+      }
+      start = nl + 1;
+    }
+    if (start === text.length) return out;
+    const rest = start === 0 ? text : text.slice(start);
+    if (this.long) {
+      out.push({ type: 'long', text: rest });
+    } else if (this.held + rest.length > this.maxLineChars) {
+      out.push({ type: 'long', text: this.take() + rest });
+      this.long = true;
+    } else {
+      this.pieces.push(rest);
+      this.held += rest.length;
+    }
+    return out;
   }
 
-  /** The unterminated last line, if any. */
+  /** The unterminated last line, if any (nothing once a long line has gone out in pieces). */
   end(): string | undefined {
-    const tail = this.rest;
-    this.rest = '';
+    this.long = false;
+    const tail = this.take();
     return tail === '' ? undefined : tail;
+  }
+
+  private take(): string {
+    const joined = this.pieces.length === 1 ? this.pieces[0]! : this.pieces.join('');
+    this.pieces = [];
+    this.held = 0;
+    return joined;
   }
 }

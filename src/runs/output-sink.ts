@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { OutputChunker } from './chunker.js';
-import { LineSplitter, parseClaudeLine, type ClaudeStreamMessage } from './claude-stream.js';
+import { LineSplitter, parseClaudeLine, type ClaudeStreamMessage, type LinePiece } from './claude-stream.js';
 import type { OutputStream } from './types.js';
 
 /** Where an executor's bytes go: into the chunker, or parsed first for a Claude run. */
@@ -35,11 +35,12 @@ export function createPlainSink(chunker: OutputChunker): OutputSink {
 /**
  * A Claude run's output: each stdout line that is a stream-json message goes to `onMessage`
  * (after the output before it, so `seq` keeps the order things arrived in); a line that is not
- * JSON, and all of stderr, stay plain output. A line split across writes is reassembled.
+ * JSON, a line longer than `maxLineChars` (see {@link LineSplitter}), and all of stderr stay plain
+ * output. A line split across writes is reassembled. The work per write is linear in its size.
  */
-export function createClaudeSink(chunker: OutputChunker, onMessage: (message: ClaudeStreamMessage, bytes: number) => void): OutputSink {
+export function createClaudeSink(chunker: OutputChunker, onMessage: (message: ClaudeStreamMessage, bytes: number) => void, maxLineChars?: number): OutputSink {
   const decoder = new StringDecoder('utf8');
-  const lines = new LineSplitter();
+  const lines = new LineSplitter(maxLineChars);
   const take = (line: string, newline: boolean): void => {
     const message = parseClaudeLine(line);
     if (message) {
@@ -49,13 +50,19 @@ export function createClaudeSink(chunker: OutputChunker, onMessage: (message: Cl
       chunker.write('STDOUT', newline ? `${line}\n` : line);
     }
   };
+  const takeAll = (pieces: LinePiece[]): void => {
+    for (const p of pieces) {
+      if (p.type === 'line') take(p.line, true);
+      else chunker.write('STDOUT', p.text);
+    }
+  };
   return {
     write(stream, bytes) {
       if (stream === 'STDERR') chunker.write(stream, bytes);
-      else for (const line of lines.push(decoder.write(bytes))) take(line, true);
+      else takeAll(lines.push(decoder.write(bytes)));
     },
     end() {
-      for (const line of lines.push(decoder.end())) take(line, true);
+      takeAll(lines.push(decoder.end()));
       const tail = lines.end();
       if (tail !== undefined) take(tail, false);
       chunker.end();

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAUDE_DIRECTIVES as D, CLAUDE_STANDIN_COST_USD, CLAUDE_STANDIN_DEFAULT_MODEL, CLAUDE_STANDIN_TEXT, linesDirective, standinEcho } from '../support/claude/index.js';
+import { CLAUDE_DIRECTIVES as D, CLAUDE_STANDIN_COST_USD, CLAUDE_STANDIN_DEFAULT_MODEL, CLAUDE_STANDIN_TEXT, floodDirective, linesDirective, standinEcho } from '../support/claude/index.js';
 import { COMMAND_EVENTS, collect, gqlData, sseClient, until, waitFinal } from './client.js';
 import { startTestApp, type TestApp } from './harness.js';
 import { readSse } from './sse-reader.js';
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await startTestApp({ env: { RDEV_CLAUDE_IDLE_TIMEOUT_SECONDS: '2' } });
+  // Output cap above the 64 MiB line of the long-line test: its result message must be read.
+  t = await startTestApp({ env: { RDEV_CLAUDE_IDLE_TIMEOUT_SECONDS: '2', RDEV_MAX_OUTPUT_BYTES: String(128 * 1024 * 1024) } });
 });
 afterAll(() => t.close());
 
@@ -195,6 +196,31 @@ describe('runClaude: the audit and the output limit', () => {
       expect(audit.outputBytes).toBeGreaterThan(200 * 100);
       expect(markers.map((m) => [m.stream, m.text])).toEqual([['STDERR', `[rdev] output limit of 1024 bytes reached: ${audit.outputBytes - Buffer.byteLength(kept)} bytes of output were dropped\n`]]);
     });
+  });
+});
+
+describe('runClaude: a long line', () => {
+  it('passes a 64 MiB line without a newline on as output and parses the messages after it', async () => {
+    const id = await runClaude({ prompt: `flood ${floodDirective(64 * 1024 * 1024)}` });
+    // /health, one request after another, until the run ends: the slowest answer says how long the
+    // event loop was held. Printed, not asserted: on a busy 2-core machine the figure is not
+    // reliable enough for a bound (test/unit/claude-stream.test.ts checks the splitter's work).
+    const latencies: number[] = [];
+    let ended = false;
+    const finished = waitFinal(t.url, id, 300_000).finally(() => (ended = true));
+    while (!ended) {
+      const started = performance.now();
+      await (await fetch(`${t.url}/health`)).arrayBuffer();
+      latencies.push(performance.now() - started);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    latencies.sort((a, b) => a - b);
+    console.log(`/health during a 64 MiB line (${t.backend}): ${latencies.length} answers, worst ${latencies.at(-1)!.toFixed(0)} ms, median ${latencies[latencies.length >> 1]!.toFixed(0)} ms`);
+    expect(await finished).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
+    const { command } = await gqlData(t.url, `query($id: ID!) { command(id: $id) { output { text } } }`, { id });
+    expect(command.output.map((o: any) => o.text).join('')).toBe(`${'x'.repeat(64 * 1024 * 1024)}\n`);
+    // The messages after the line were parsed: the result is there.
+    expect((await commandOf(id)).claude).toMatchObject({ result: standinEcho(`flood ${floodDirective(64 * 1024 * 1024)}`), isError: false, numTurns: 1 });
   });
 });
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { claudeLines } from '../../src/rest/claude-lines.js';
+import { OutputChunker } from '../../src/runs/chunker.js';
 import { claudeEventOf, LineSplitter, parseClaudeLine } from '../../src/runs/claude-stream.js';
+import { createClaudeSink } from '../../src/runs/output-sink.js';
 import { claudeFailure, EMPTY_CLAUDE_SUMMARY, foldClaudeMessage } from '../../src/runs/claude-summary.js';
 
 const at = new Date(0);
@@ -17,11 +19,83 @@ describe('parseClaudeLine', () => {
 });
 
 describe('LineSplitter', () => {
+  const line = (l: string) => ({ type: 'line', line: l });
+  const long = (text: string) => ({ type: 'long', text });
+
   it('reassembles a line written in pieces', () => {
     const s = new LineSplitter();
     expect(s.push('{"a":')).toEqual([]);
-    expect(s.push('1}\n{"b"')).toEqual(['{"a":1}']);
+    expect(s.push('1}\n{"b"')).toEqual([line('{"a":1}')]);
     expect(s.end()).toBe('{"b"');
+  });
+
+  it('gives up a line longer than the bound: what it held and the rest of the line go out as they come, newline included', () => {
+    const s = new LineSplitter(10);
+    expect(s.push('0123456789')).toEqual([]);
+    expect(s.push('ab')).toEqual([long('0123456789ab')]);
+    expect(s.push('cd')).toEqual([long('cd')]);
+    expect(s.push('ef\n{"next":1}\n')).toEqual([long('ef\n'), line('{"next":1}')]);
+    // A line over the bound that ends in the chunk that crossed it.
+    expect(s.push('0123456789x\nok\n')).toEqual([long('0123456789x\n'), line('ok')]);
+    expect(s.push('0123')).toEqual([]);
+    expect(s.push('456789xyz\n')).toEqual([long('0123456789xyz\n')]);
+    expect(s.end()).toBeUndefined();
+  });
+
+  it('keeps a line of exactly the bound a line', () => {
+    const s = new LineSplitter(10);
+    expect(s.push('01234')).toEqual([]);
+    expect(s.push('56789\n')).toEqual([line('0123456789')]);
+  });
+
+  it('does work linear in what it is given: an 8 MiB line in 1 KiB pieces (re-scanning what it held took 46 s here)', () => {
+    const s = new LineSplitter();
+    const piece = 'x'.repeat(1024);
+    const started = performance.now();
+    for (let i = 0; i < 8 * 1024 - 1; i++) expect(s.push(piece).length).toBe(0);
+    const [whole] = s.push(`${piece.slice(1)}\n`);
+    const ms = performance.now() - started;
+    expect(whole).toEqual({ type: 'line', line: 'x'.repeat(8 * 1024 * 1024 - 1) });
+    // Linear work takes a few ms here; the bound is far from both, for a busy machine.
+    expect(ms).toBeLessThan(2000);
+  });
+});
+
+describe('createClaudeSink', () => {
+  /** A sink over a real chunker, and everything it logged: output text and messages, in order. */
+  function sink(maxLineChars?: number) {
+    const logged: Array<[string, string | number]> = [];
+    let outputChars = 0;
+    const chunker = new OutputChunker({
+      coalesceMs: 1_000_000,
+      partialLineMs: 1_000_000,
+      maxChunkChars: 500,
+      emit: (chunks) => {
+        for (const c of chunks) {
+          outputChars += c.text.length;
+          const last = logged.at(-1);
+          if (last?.[0] === c.stream) last[1] = `${last[1]}${c.text}`;
+          else logged.push([c.stream, c.text]);
+        }
+      },
+    });
+    const s = createClaudeSink(chunker, (message, bytes) => logged.push([message.type, bytes]), maxLineChars);
+    return { s, logged, outputChars: () => outputChars, dispose: () => chunker.dispose() };
+  }
+
+  it('passes a line longer than the bound on as output before its newline comes, and parses the messages after it', () => {
+    const { s, logged, outputChars } = sink(1000);
+    s.write('STDOUT', Buffer.from('{"type":"system"}\n'));
+    for (let i = 0; i < 100; i++) s.write('STDOUT', Buffer.from('x'.repeat(100)));
+    // 10,000 characters written, no newline: all but what the chunker holds (under 500 partial, under 500 pending) is out already.
+    expect(outputChars()).toBeGreaterThanOrEqual(10_000 - 1000);
+    s.write('STDOUT', Buffer.from('y\n{"type":"result"}\n'));
+    s.end();
+    expect(logged).toEqual([
+      ['system', 18],
+      ['STDOUT', `${'x'.repeat(10_000)}y\n`],
+      ['result', 18],
+    ]);
   });
 });
 

@@ -11,6 +11,7 @@ import {
   CLAUDE_STANDIN_TEXT as TEXT,
   CLAUDE_STANDIN_VERSION,
   claudeStandinEnv,
+  floodDirective,
   linesDirective,
   readStandinSession,
   standinEcho,
@@ -426,6 +427,17 @@ describe.concurrent('claude stand-in: stream-json output', () => {
     const raw = run.stdout.split('\n');
     expect(raw[1]).toBe(TEXT.notJsonLine);
     expect(() => JSON.parse(raw[1]!)).toThrow();
+    expect(jsonLines([raw[0], ...raw.slice(2)].join('\n')).map((l) => l.type)).toEqual(['system', 'assistant', 'result']);
+  });
+});
+
+describe('claude stand-in: [flood:N]', () => {
+  it('writes one line of N x bytes after init, then the usual messages', async () => {
+    const { claude } = setup();
+    const run = await claude(['-p', `big ${floodDirective(3_000_000)}`, ...STREAM]);
+    expect(run.code).toBe(0);
+    const raw = run.stdout.split('\n');
+    expect(raw[1]).toBe('x'.repeat(3_000_000));
     expect(jsonLines([raw[0], ...raw.slice(2)].join('\n')).map((l) => l.type)).toEqual(['system', 'assistant', 'result']);
   });
 });

@@ -50,6 +50,11 @@ export function linesDirective(n: number): string {
   return `[lines:${n}]`;
 }
 
+/** The `[flood:N]` directive: one line of N `x` bytes on stdout after init, its newline only at the end. */
+export function floodDirective(bytes: number): string {
+  return `[flood:${bytes}]`;
+}
+
 /** The text the first assistant message of a new session carries for `prompt`. */
 export function standinEcho(prompt: string): string {
   return `You said: ${prompt}`;
