@@ -4,6 +4,8 @@ import type { ServerResponse } from 'node:http';
 export interface SseStream {
   /** Writes one event; resolves once the socket can take more (backpressure). */
   send(event: string, data: unknown, id?: string): Promise<void>;
+  /** Writes several events in one write (the lines of one command event); resolves once the socket can take more. */
+  sendAll(frames: ReadonlyArray<{ event: string; data: unknown; id?: string | undefined }>): Promise<void>;
   /** Aborts when the client goes away or the server shuts down. */
   readonly signal: AbortSignal;
   /** Ends the response cleanly. */
@@ -40,24 +42,26 @@ export function createSseStreams(): SseStreams {
       };
       open.add(end);
       res.on('close', end);
+      const frameOf = (event: string, data: unknown, id: string | undefined): string =>
+        `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+      const write = async (text: string): Promise<void> => {
+        if (controller.signal.aborted || text === '') return;
+        if (res.write(text)) return;
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            controller.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          res.on('drain', done);
+          controller.signal.addEventListener('abort', done, { once: true });
+        });
+      };
       return {
         signal: controller.signal,
         end,
-        async send(event, data, id) {
-          if (controller.signal.aborted) return;
-          const frame = `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-          if (!res.write(frame)) {
-            await new Promise<void>((resolve) => {
-              const done = (): void => {
-                res.off('drain', done);
-                controller.signal.removeEventListener('abort', done);
-                resolve();
-              };
-              res.on('drain', done);
-              controller.signal.addEventListener('abort', done, { once: true });
-            });
-          }
-        },
+        send: (event, data, id) => write(frameOf(event, data, id)),
+        sendAll: (frames) => write(frames.map((f) => frameOf(f.event, f.data, f.id)).join('')),
       };
     },
     closeAll() {
