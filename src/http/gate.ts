@@ -5,6 +5,7 @@ import type { TokenSet } from '../auth/tokens.js';
 import { ApiError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { meta, requestIdOf } from '../rest/http.js';
+import { OPEN_REST_PATHS } from '../rest/router.js';
 
 /** What the gate checks before a request reaches GraphQL or the REST shims. */
 export interface GateOptions {
@@ -24,8 +25,9 @@ export interface Admitted {
   url: URL;
 }
 
-// DESIGN: with tokens, everything but liveness and readiness needs one (/metrics too: a scraper sends a Bearer token).
-const OPEN_PATHS = new Set(['/health', '/ready']);
+// DESIGN: with tokens, everything but liveness, readiness and the docs (`/`, `/docs`, `/openapi.json`:
+// what the repository says anyway) needs one (/metrics too: a scraper sends a Bearer token).
+const OPEN_PATHS = OPEN_REST_PATHS;
 const JSON_TYPES = /^application\/(json|graphql-response\+json|graphql\+json)\s*(;|$)/i;
 
 /** True for the routes a browser EventSource opens, which may carry `?access_token=`. */

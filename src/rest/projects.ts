@@ -7,20 +7,21 @@ import { assertVisible } from '../auth/policy.js';
 import { NotFoundError } from '../errors.js';
 import { claudeBody, gitBody, inRestTerms, parseBody, shellBody } from './bodies.js';
 import { readJsonObject, sendData } from './http.js';
+import { lowerCase, type RestCommand, type RestProject } from './schemas.js';
 import type { RestContext, RouteRequest } from './router.js';
 
 /** A project as the seed's clients read it (snake_case, lowercase status). */
-export function projectJson(p: Project): Record<string, unknown> {
-  return { id: p.id, status: p.status.toLowerCase(), status_message: p.statusMessage, pod: p.pod, workspace: p.workspace };
+export function projectJson(p: Project): RestProject {
+  return { id: p.id, status: lowerCase(p.status), status_message: p.statusMessage, pod: p.pod, workspace: p.workspace };
 }
 
 /** A started command as the seed's `POST /projects/{id}/…` answered it. */
-export function commandJson(c: Command): Record<string, unknown> {
+export function commandJson(c: Command): RestCommand {
   return {
     id: c.id,
     project: c.projectId,
-    type: c.kind.toLowerCase(),
-    status: c.status.toLowerCase(),
+    type: lowerCase(c.kind),
+    status: lowerCase(c.status),
     argv: c.argv,
     created_at: c.createdAt.toISOString(),
     stream_url: `/projects/${encodeURIComponent(c.projectId)}/events?stream_id=${encodeURIComponent(c.id)}`,

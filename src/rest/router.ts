@@ -9,6 +9,7 @@ import type { ProjectEvents } from '../runs/project-events.js';
 import type { RunManager } from '../runs/run-manager.js';
 import { commandEvents, projectEvents } from './events.js';
 import { requestIdOf, sendData, sendError, sendFailure } from './http.js';
+import { serveDocs, serveOpenApi, serveRoot, serveScalarScript } from './docs.js';
 import { getProject, listProjects, runCommand } from './projects.js';
 import type { SseStreams } from './sse.js';
 
@@ -39,10 +40,23 @@ export interface RouteRequest {
 
 type Handler = (ctx: RestContext, r: RouteRequest) => void | Promise<void>;
 
-const routes: Array<{ method: string; pattern: RegExp; handler: Handler }> = [
-  { method: 'GET', pattern: /^\/health$/, handler: (_, r) => sendData(r.res, 200, { status: 'ok' }, r.requestId) },
+/** A route: `path` is its OpenAPI path template (`/projects/{id}`), `pattern` what it matches. */
+interface Route {
+  method: string;
+  path: string;
+  pattern: RegExp;
+  handler: Handler;
+}
+
+const routes: Route[] = [
+  { method: 'GET', path: '/', pattern: /^\/$/, handler: serveRoot },
+  { method: 'GET', path: '/openapi.json', pattern: /^\/openapi\.json$/, handler: serveOpenApi },
+  { method: 'GET', path: '/docs', pattern: /^\/docs\/?$/, handler: serveDocs },
+  { method: 'GET', path: '/docs/scalar.js', pattern: /^\/docs\/scalar\.js$/, handler: serveScalarScript },
+  { method: 'GET', path: '/health', pattern: /^\/health$/, handler: (_, r) => sendData(r.res, 200, { status: 'ok' }, r.requestId) },
   {
     method: 'GET',
+    path: '/ready',
     pattern: /^\/ready$/,
     handler: (ctx, r) => {
       const store = ctx.storeReadiness?.() ?? { ready: true };
@@ -51,21 +65,30 @@ const routes: Array<{ method: string; pattern: RegExp; handler: Handler }> = [
       else sendError(r.res, 503, 'NOT_READY', reason ?? 'not ready', r.requestId);
     },
   },
-  { method: 'GET', pattern: /^\/projects\/?$/, handler: listProjects },
-  { method: 'GET', pattern: /^\/projects\/(?<id>[^/]+)\/?$/, handler: getProject },
-  { method: 'POST', pattern: /^\/projects\/(?<id>[^/]+)\/claude$/, handler: (ctx, r) => runCommand(ctx, r, 'CLAUDE') },
-  { method: 'POST', pattern: /^\/projects\/(?<id>[^/]+)\/shell$/, handler: (ctx, r) => runCommand(ctx, r, 'SHELL') },
-  { method: 'POST', pattern: /^\/projects\/(?<id>[^/]+)\/git$/, handler: (ctx, r) => runCommand(ctx, r, 'GIT') },
+  { method: 'GET', path: '/projects', pattern: /^\/projects\/?$/, handler: listProjects },
+  { method: 'GET', path: '/projects/{id}', pattern: /^\/projects\/(?<id>[^/]+)\/?$/, handler: getProject },
+  { method: 'POST', path: '/projects/{id}/claude', pattern: /^\/projects\/(?<id>[^/]+)\/claude$/, handler: (ctx, r) => runCommand(ctx, r, 'CLAUDE') },
+  { method: 'POST', path: '/projects/{id}/shell', pattern: /^\/projects\/(?<id>[^/]+)\/shell$/, handler: (ctx, r) => runCommand(ctx, r, 'SHELL') },
+  { method: 'POST', path: '/projects/{id}/git', pattern: /^\/projects\/(?<id>[^/]+)\/git$/, handler: (ctx, r) => runCommand(ctx, r, 'GIT') },
   {
     method: 'GET',
+    path: '/projects/{id}/events',
     pattern: /^\/projects\/(?<id>[^/]+)\/events$/,
     handler: (ctx, r) => (r.query.has('stream_id') ? commandEvents(ctx, r) : projectEvents(ctx, r)),
   },
 ];
 
+/** Every REST route as method and OpenAPI path template (`/openapi.json` documents each one). */
+export function restRoutes(): Array<{ method: string; path: string; pattern: RegExp }> {
+  return routes.map(({ method, path, pattern }) => ({ method, path, pattern }));
+}
+
+/** Paths anyone may read, with or without a token: liveness, readiness, and the docs. */
+export const OPEN_REST_PATHS: ReadonlySet<string> = new Set(['/', '/health', '/ready', '/openapi.json', '/docs', '/docs/', '/docs/scalar.js']);
+
 /** True when the REST shims own `pathname` (everything else goes to GraphQL). */
 export function isRestPath(pathname: string): boolean {
-  return pathname === '/health' || pathname === '/ready' || pathname === '/projects' || pathname.startsWith('/projects/');
+  return OPEN_REST_PATHS.has(pathname) || pathname === '/projects' || pathname.startsWith('/projects/');
 }
 
 /** Answers a REST request: the matching route, 405 for a known path with another method, else 404. */
@@ -83,7 +106,7 @@ export async function handleRest(ctx: RestContext, req: IncomingMessage, res: Se
       if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue;
       const params = decodeParams(match.groups ?? {});
       // The same role table as the schema's scopes; running is checked (and audited) by the guard.
-      if (route.method === 'GET' && decoded !== '/health' && decoded !== '/ready') assertAllowed(ctx.identity, 'read');
+      if (route.method === 'GET' && !OPEN_REST_PATHS.has(decoded)) assertAllowed(ctx.identity, 'read');
       await route.handler(ctx, { req, res, params, query: url.searchParams, requestId });
       return;
     }
