@@ -108,7 +108,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
     plugins: [
       useSubscriptionMetrics(() => metrics.subscriptionOpened()),
       useStrictRequest(),
-      useQueryLimits({ maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity }),
+      useQueryLimits({ maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity, projectCount: () => registry.list().length }),
       useInputErrorCodes(),
       useSubscriptionErrorData(),
       useGraphQLSSE({ endpoint: '/graphql/stream' }),

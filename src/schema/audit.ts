@@ -1,6 +1,11 @@
 import type { AuditEntry } from '../audit/audit-log.js';
 import { builder } from './builder.js';
+import { listCost } from './query-limits.js';
 import { CommandKindEnum, CommandStatusEnum } from './refs.js';
+
+/** Entries `auditLog` returns without `first`, and the most it may ask for. */
+const AUDIT_PAGE = 100;
+const MAX_AUDIT_PAGE = 200;
 
 const AuditDecisionEnum = builder.enumType('AuditDecision', { values: ['ACCEPTED', 'REFUSED'] as const });
 
@@ -33,10 +38,11 @@ builder.queryField('auditLog', (t) =>
     type: [AuditEntryRef],
     authScopes: { admin: true },
     description: 'The audit log of commands, newest first (admins only). Page with `before: <seq of the last entry>`.',
+    extensions: { complexity: listCost({ defaultSize: AUDIT_PAGE, maxSize: MAX_AUDIT_PAGE }) },
     args: {
-      first: t.arg.int({ required: false, validate: { min: [1, { message: 'must be at least 1' }], max: [200, { message: 'must be at most 200' }] } }),
+      first: t.arg.int({ required: false, validate: { min: [1, { message: 'must be at least 1' }], max: [MAX_AUDIT_PAGE, { message: `must be at most ${MAX_AUDIT_PAGE}` }] } }),
       before: t.arg.int({ required: false }),
     },
-    resolve: (_, args, ctx) => ctx.audit.list({ before: args.before ?? undefined, limit: args.first ?? 100 }),
+    resolve: (_, args, ctx) => ctx.audit.list({ before: args.before ?? undefined, limit: args.first ?? AUDIT_PAGE }),
   }),
 );

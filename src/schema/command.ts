@@ -2,7 +2,8 @@ import type { Project } from '../projects/registry.js';
 import type { OutputEvent } from '../runs/types.js';
 import { canSeeProject } from '../auth/identity.js';
 import { builder } from './builder.js';
-import { pageArgs, toPage } from './connection.js';
+import { connectionCost, pageArgs, toPage } from './connection.js';
+import { listCost } from './query-limits.js';
 import {
   ClaudeMessageRef,
   ClaudeRunRef,
@@ -48,6 +49,9 @@ CommandRef.implement({
     output: t.field({
       type: [CommandOutputRef],
       description: `Output events after \`after\` (default 0), at most \`first\` (default and maximum ${MAX_OUTPUT_PAGE}).`,
+      // Rows of one read of one log, leaves only: priced per hundred, so that one command's whole
+      // output fits the default limit and a hundred commands' outputs do not.
+      extensions: { complexity: listCost({ defaultSize: MAX_OUTPUT_PAGE, maxSize: MAX_OUTPUT_PAGE, perBatch: 100 }) },
       args: {
         after: t.arg.int({ required: false, validate: { min: [0, { message: 'must be 0 or more' }] } }),
         first: t.arg.int({ required: false, validate: { min: [0, { message: 'must be 0 or more' }], max: [MAX_OUTPUT_PAGE, { message: `must be at most ${MAX_OUTPUT_PAGE}` }] } }),
@@ -136,6 +140,7 @@ builder.queryFields((t) => ({
   commands: t.field({
     type: CommandConnectionRef,
     description: 'Commands of every project (or of one), newest first.',
+    extensions: { complexity: connectionCost },
     args: {
       projectId: t.arg.id({ required: false }),
       status: t.arg({ type: CommandStatusEnum, required: false }),

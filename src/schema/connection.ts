@@ -1,6 +1,7 @@
 import { BadUserInputError } from '../errors.js';
 import type { Command } from '../runs/types.js';
 import { builder } from './builder.js';
+import { edgesCost, listCost } from './query-limits.js';
 import { CommandConnectionRef, CommandRef } from './refs.js';
 
 /** Opaque cursor of a command in a listing: its ordinal, base64url-encoded. */
@@ -20,11 +21,16 @@ export interface CommandPage {
   hasNextPage: boolean;
 }
 
-const MAX_PAGE = 100;
+/** Commands a connection returns without `first`, and the most it may ask for. */
+export const DEFAULT_PAGE = 20;
+export const MAX_PAGE = 100;
+
+/** What a `commands` connection costs (RDEV_MAX_QUERY_COMPLEXITY): its items' cost times its `first`, as {@link pageArgs} reads it. */
+export const connectionCost = listCost({ defaultSize: DEFAULT_PAGE, maxSize: MAX_PAGE });
 
 /** Validates `first`/`after` and turns them into a store query's bounds. */
 export function pageArgs(first: number | null | undefined, after: string | null | undefined): { limit: number; beforeOrdinal: number | undefined } {
-  const limit = first ?? 20;
+  const limit = first ?? DEFAULT_PAGE;
   if (limit < 0 || limit > MAX_PAGE) throw new BadUserInputError('first', `must be between 0 and ${MAX_PAGE}`);
   return { limit, beforeOrdinal: after ? decodeCursor(after) : undefined };
 }
@@ -51,7 +57,7 @@ const CommandEdgeRef = builder.objectRef<Command>('CommandEdge').implement({
 CommandConnectionRef.implement({
   description: 'Commands, newest first.',
   fields: (t) => ({
-    edges: t.field({ type: [CommandEdgeRef], resolve: (p) => p.commands }),
+    edges: t.field({ type: [CommandEdgeRef], extensions: { complexity: edgesCost }, resolve: (p) => p.commands }),
     pageInfo: t.field({ type: PageInfoRef, resolve: (p) => p }),
   }),
 });

@@ -1,6 +1,7 @@
 import { canSeeProject } from '../auth/identity.js';
 import { builder } from './builder.js';
-import { pageArgs, toPage } from './connection.js';
+import { connectionCost, pageArgs, toPage } from './connection.js';
+import { projectsCost } from './query-limits.js';
 import { CommandConnectionRef, CommandStatusEnum, ProjectRef, ProjectStatusEnum } from './refs.js';
 
 ProjectRef.implement({
@@ -14,6 +15,7 @@ ProjectRef.implement({
     commands: t.field({
       type: CommandConnectionRef,
       description: "The project's commands, newest first.",
+      extensions: { complexity: connectionCost },
       args: {
         first: t.arg.int({ required: false }),
         after: t.arg.string({ required: false }),
@@ -28,7 +30,7 @@ ProjectRef.implement({
 });
 
 builder.queryFields((t) => ({
-  projects: t.field({ type: [ProjectRef], resolve: (_, __, ctx) => ctx.registry.list().filter((p) => canSeeProject(ctx.identity, p.id)) }),
+  projects: t.field({ type: [ProjectRef], extensions: { complexity: projectsCost }, resolve: (_, __, ctx) => ctx.registry.list().filter((p) => canSeeProject(ctx.identity, p.id)) }),
   project: t.field({
     type: ProjectRef,
     nullable: true,

@@ -1,113 +1,167 @@
+/**
+ * How deep and how costly one operation may be (`RDEV_MAX_QUERY_DEPTH`, `RDEV_MAX_QUERY_COMPLEXITY`).
+ *
+ * The cost is graphql-query-complexity's: every field costs one, and a list multiplies what its
+ * items cost by how many it can return, as the list field declares it in `extensions.complexity`
+ * ({@link listCost}): its `first` argument (a variable's value included), else its real default,
+ * never more than its maximum. It is checked when the operation executes, where the variables are
+ * known: Yoga caches validation per document, so a validation rule cannot depend on them. The depth
+ * and the number of fields are our own validation rule ({@link queryShapeRule}: a walk of the
+ * document, which needs no variables, so its result may be cached; no library counts fields
+ * through fragments before graphql's overlap check gives up on them). Both refuse with
+ * `QUERY_TOO_COMPLEX` (HTTP 400).
+ */
 import {
   GraphQLError,
   Kind,
-  getNamedType,
-  isListType,
-  isNonNullType,
+  getOperationAST,
+  getVariableValues,
   type ASTVisitor,
+  type DocumentNode,
   type FragmentDefinitionNode,
-  type GraphQLOutputType,
+  type GraphQLSchema,
   type SelectionSetNode,
   type ValidationContext,
-  type ValueNode,
 } from 'graphql';
+import { fieldExtensionsEstimator, getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Plugin } from 'graphql-yoga';
 
 /** How deep and how costly one operation may be. */
 export interface QueryLimits {
   maxDepth: number;
   maxComplexity: number;
+  /**
+   * How many projects `Query.projects` returns now (its cost multiplies by it).
+   * @default () => 1
+   */
+  projectCount?: () => number;
 }
 
-/** A list field without `first` is counted as this many items. */
-const DEFAULT_LIST_SIZE = 20;
+/** What a field's cost may depend on besides its arguments (graphql-query-complexity's estimator `context`). */
+export interface CostContext {
+  projects: number;
+}
+
+/**
+ * The most fields (fragments expanded) one operation is looked at for its cost. {@link
+ * queryShapeRule} has refused documents with more than `maxComplexity` fields before; this bounds
+ * the analyser for a limit set higher.
+ */
+const MAX_COSTED_NODES = 100_000;
 
 function tooComplex(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } } });
 }
 
-function intArg(value: ValueNode | undefined, variables: Record<string, unknown> | undefined): number | undefined {
-  if (!value) return undefined;
-  if (value.kind === Kind.INT) return Number(value.value);
-  if (value.kind === Kind.VARIABLE) {
-    const v = variables?.[value.name.value];
-    return typeof v === 'number' ? v : undefined;
-  }
-  return undefined;
+/**
+ * The cost of a list field, for its `extensions.complexity`: one, plus its items' cost times the
+ * items it can return: `first` when given, else `defaultSize`; never more than `maxSize`. With
+ * `perBatch`, items are priced per batch of that many (rounded up): for leaf rows that one read
+ * returns together (output events), whose number says little of the work.
+ */
+export function listCost(o: { defaultSize: number; maxSize: number; perBatch?: number }): ComplexityEstimator {
+  return ({ args, childComplexity }) => {
+    const first = typeof args.first === 'number' ? args.first : o.defaultSize;
+    const items = Math.max(0, Math.min(first, o.maxSize));
+    return 1 + Math.ceil(items / (o.perBatch ?? 1)) * childComplexity;
+  };
 }
 
-function isList(type: GraphQLOutputType): boolean {
-  return isListType(isNonNullType(type) ? type.ofType : type);
+/** The cost of `Query.projects`: each project's, times how many there are now. */
+export const projectsCost: ComplexityEstimator = ({ childComplexity, context }) => 1 + Math.max(1, (context as CostContext | undefined)?.projects ?? 1) * childComplexity;
+
+/** The cost of a connection's `edges`: one item's; the connection field multiplies by its `first`. */
+export const edgesCost: ComplexityEstimator = ({ childComplexity }) => 1 + childComplexity;
+
+/** The cost of the operation `operationName` of `document` with these variables (undefined when the variables do not fit: execution refuses them). */
+export function queryCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined, context: CostContext): number | undefined {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return undefined;
+  const { errors } = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {});
+  if (errors?.length) return undefined;
+  return getComplexity({
+    schema,
+    query: document,
+    variables: variables ?? {},
+    ...(operationName ? { operationName } : {}),
+    context: { ...context },
+    maxQueryNodes: MAX_COSTED_NODES,
+    estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+  });
 }
 
 /**
- * A validation rule: depth counts nested selections (through fragments), cost counts every field,
- * times the number of items a list field can return (`first`, or {@link DEFAULT_LIST_SIZE}).
- * Refusals are `QUERY_TOO_COMPLEX` (HTTP 400).
+ * A validation rule, on the document alone: its selections may nest at most `maxDepth` levels, and
+ * it may select at most `maxFields` fields, fragments expanded (every field costs at least one, so
+ * more cannot fit the cost limit; and graphql's own overlap check gives up on such documents with
+ * a bare "Validation aborted."). Introspection is left to graphql's introspection depth rule.
  */
-export function queryLimitsRule(limits: QueryLimits, variables?: Record<string, unknown>) {
-  // Validation runs before variables are known; a `first: $n` counts as the default size then.
-  return (context: ValidationContext): ASTVisitor => {
+export function queryShapeRule(o: { maxDepth: number; maxFields: number }) {
+  return function queryShape(context: ValidationContext): ASTVisitor {
     const fragments = new Map<string, FragmentDefinitionNode>();
     for (const d of context.getDocument().definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-    const schema = context.getSchema();
-
-    // Returns [depth, cost] of a selection set whose parent type is `typeName`.
-    // `edgesSize`: inside a connection, how many items its `edges` list holds (the connection's `first`).
-    const measure = (set: SelectionSetNode, typeName: string, depth: number, seen: Set<string>, edgesSize = DEFAULT_LIST_SIZE): [number, number] => {
-      if (depth > limits.maxDepth) return [depth, 0];
-      let deepest = depth;
-      let cost = 0;
-      const parent = schema.getType(typeName);
-      const fields = parent && 'getFields' in parent ? (parent.getFields() as Record<string, { type: GraphQLOutputType }>) : {};
+    let fields = 0;
+    let deepest = 0;
+    const over = (): boolean => deepest > o.maxDepth || fields > o.maxFields;
+    const walk = (set: SelectionSetNode, depth: number, seen: ReadonlySet<string>): void => {
+      deepest = Math.max(deepest, depth);
       for (const sel of set.selections) {
+        if (over()) return;
         if (sel.kind === Kind.FIELD) {
-          const def = fields[sel.name.value];
-          let own = 1;
-          if (sel.selectionSet && def) {
-            const first = intArg(sel.arguments?.find((a) => a.name.value === 'first')?.value, variables);
-            const named = getNamedType(def.type).name;
-            const connection = named.endsWith('Connection');
-            // A connection multiplies through its edges; any other list by its `first` or the default.
-            const items = connection ? 1 : isList(def.type) ? Math.max(1, sel.name.value === 'edges' ? edgesSize : (first ?? DEFAULT_LIST_SIZE)) : 1;
-            const [d, c] = measure(sel.selectionSet, named, depth + 1, seen, connection ? Math.max(1, first ?? DEFAULT_LIST_SIZE) : DEFAULT_LIST_SIZE);
-            deepest = Math.max(deepest, d);
-            own += items * c;
-          }
-          cost += own;
+          fields++;
+          if (sel.selectionSet && !sel.name.value.startsWith('__')) walk(sel.selectionSet, depth + 1, seen);
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-          const [d, c] = measure(sel.selectionSet, sel.typeCondition?.name.value ?? typeName, depth, seen, edgesSize);
-          deepest = Math.max(deepest, d);
-          cost += c;
+          walk(sel.selectionSet, depth, seen);
         } else {
           const fragment = fragments.get(sel.name.value);
           if (!fragment || seen.has(fragment.name.value)) continue; // cycles are reported by graphql's own rule
-          const [d, c] = measure(fragment.selectionSet, fragment.typeCondition.name.value, depth, new Set([...seen, fragment.name.value]), edgesSize);
-          deepest = Math.max(deepest, d);
-          cost += c;
+          walk(fragment.selectionSet, depth, new Set([...seen, fragment.name.value]));
         }
-        if (cost > limits.maxComplexity * 10) break; // far past the limit already
       }
-      return [deepest, cost];
     };
-
     return {
       OperationDefinition(node) {
-        const root = node.operation === 'query' ? schema.getQueryType() : node.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
-        if (!root) return;
-        const [depth, cost] = measure(node.selectionSet, root.name, 1, new Set());
-        if (depth > limits.maxDepth) context.reportError(tooComplex(`the query is nested deeper than ${limits.maxDepth} levels, the most allowed (RDEV_MAX_QUERY_DEPTH)`));
-        else if (cost > limits.maxComplexity) context.reportError(tooComplex(`the query would cost about ${cost} fields, more than the ${limits.maxComplexity} allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`));
+        fields = 0;
+        deepest = 0;
+        walk(node.selectionSet, 1, new Set());
+        if (deepest > o.maxDepth) context.reportError(tooComplex(`the query is nested deeper than ${o.maxDepth} levels, the most allowed (RDEV_MAX_QUERY_DEPTH)`));
+        else if (fields > o.maxFields) context.reportError(tooComplex(`the query would cost more than ${o.maxFields} fields, the most allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`));
       },
     };
   };
 }
 
-/** Adds {@link queryLimitsRule} to every operation's validation. */
+/** The error for an operation over the cost limit (undefined when it is within it). */
+export function costError(cost: number | undefined, maxComplexity: number): GraphQLError | undefined {
+  if (cost === undefined || cost <= maxComplexity) return undefined;
+  return tooComplex(`the query would cost about ${Math.ceil(cost)} fields, more than the ${maxComplexity} allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`);
+}
+
+/** Refuses operations nested deeper than `maxDepth` or with more than `maxComplexity` fields (validation), or costing more than `maxComplexity` (before they execute). */
 export function useQueryLimits(limits: QueryLimits): Plugin {
+  const check = (args: { schema: GraphQLSchema; document: DocumentNode; variableValues?: unknown; operationName?: string | null | undefined }): GraphQLError | undefined => {
+    let cost: number | undefined;
+    try {
+      cost = queryCost(args.schema, args.document, (args.variableValues ?? undefined) as Record<string, unknown> | undefined, args.operationName ?? undefined, { projects: limits.projectCount?.() ?? 1 });
+    } catch (err) {
+      // graphql-query-complexity throws this past MAX_COSTED_NODES (a fragment spread over and over);
+      // anything else it throws is an input error that execution reports in its own words.
+      if (!/maximum allowed number of nodes/.test((err as Error).message)) return undefined;
+      return tooComplex(`the query has more than ${MAX_COSTED_NODES} fields once its fragments are expanded (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`);
+    }
+    return costError(cost, limits.maxComplexity);
+  };
   return {
     onValidate({ addValidationRule }) {
-      addValidationRule(queryLimitsRule(limits));
+      addValidationRule(queryShapeRule({ maxDepth: limits.maxDepth, maxFields: limits.maxComplexity }));
+    },
+    onExecute({ args, setResultAndStopExecution }) {
+      const error = check(args);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const error = check(args);
+      if (error) setResultAndStopExecution({ errors: [error] });
     },
   };
 }

@@ -360,6 +360,21 @@ const CASES: Case[] = [
   ['5,000 copies of one field', 400, COMPLEX, () => gql(`{ projects { ${'id '.repeat(5_000)}} }`)],
   ['every command with its whole output, 100 at a time', 400, COMPLEX, () => gql('{ commands(first: 100) { edges { node { output { seq text at stream } project { commands(first: 100) { edges { node { id } } } } } } } }')],
   ['a fragment spread 1,000 times', 400, COMPLEX, () => gql(`{ ${'...P '.repeat(1_000)}} fragment P on Query { projects { id status workspace } }`)],
+  // Command.output holds up to 10,000 events: 100 commands' outputs are a million (issue 11).
+  ['every command with its output, 100 at a time, output without first', 400, COMPLEX, () => gql('{ commands(first: 100) { edges { node { output { text } } } } }')],
+  ['the same with first in a variable', 400, COMPLEX, () => gql('query($n: Int) { commands(first: $n) { edges { node { output { text } } } } }', { n: 100 })],
+  [
+    'the same document with a small first, then first: 100 (a cached validation must not let it through)',
+    400,
+    COMPLEX,
+    async () => {
+      const query = 'query($n: Int) { commands(first: $n) { edges { node { output(first: 9999) { seq } } } } }';
+      const small = await gql(query, { n: 1 });
+      if (small.status !== 200 || small.text.includes('errors')) return small;
+      return gql(query, { n: 100 });
+    },
+  ],
+  ['output events through a fragment 100 commands wide', 400, COMPLEX, () => gql('query($n: Int = 100) { ...C } fragment C on Query { commands(first: $n) { edges { node { output { text } } } } }')],
 
   // Size.
   ['a document over RDEV_MAX_BODY_BYTES', 413, 'PAYLOAD_TOO_LARGE', () => gql(`{ projects { id } } # ${'x'.repeat(MAX_BODY)}`)],

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { parse, validate } from 'graphql';
+import { getNamedType, isCompositeType, isListType, isNonNullType, isObjectType, parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { RateLimiter, SubscriptionCounter } from '../../src/auth/limits.js';
 import { OutputMeter } from '../../src/runs/output-meter.js';
 import { schema } from '../../src/schema/index.js';
-import { queryLimitsRule } from '../../src/schema/query-limits.js';
+import { costError, queryCost, queryShapeRule } from '../../src/schema/query-limits.js';
 
 describe('RateLimiter', () => {
   it('allows perMinute at once, then refills over time', () => {
@@ -73,9 +73,8 @@ describe('OutputMeter', () => {
   });
 });
 
-describe('query limits', () => {
-  const errors = (query: string, maxDepth = 5, maxComplexity = 1000) =>
-    validate(schema, parse(query), [queryLimitsRule({ maxDepth, maxComplexity })]).map((e) => [e.extensions.code, e.message]);
+describe('query shape', () => {
+  const errors = (query: string, maxDepth = 5, maxFields = 1000) => validate(schema, parse(query), [queryShapeRule({ maxDepth, maxFields })]).map((e) => [e.extensions.code, e.message]);
 
   it('accepts an ordinary query', () => {
     expect(errors('{ projects { id commands(first: 5) { edges { node { id status } } } } }')).toEqual([]);
@@ -86,8 +85,58 @@ describe('query limits', () => {
     const viaFragment = 'query { ...A } fragment A on Query { commands { edges { node { project { commands { edges { node { id } } } } } } } }';
     expect(errors(viaFragment)[0]![0]).toBe('QUERY_TOO_COMPLEX');
   });
-  it('refuses a query whose lists multiply past the limit', () => {
-    const wide = '{ commands(first: 100) { edges { node { id argv status project { id workspace } output { seq text } } } } }';
-    expect(errors(wide, 12, 200)).toEqual([['QUERY_TOO_COMPLEX', expect.stringMatching(/would cost about \d+ fields, more than the 200 allowed/)]]);
+  it('refuses more fields than the cost limit, fragments expanded, before graphql gives up on them', () => {
+    expect(errors(`{ projects { ${'id '.repeat(5_000)}} }`, 12, 5000)).toEqual([['QUERY_TOO_COMPLEX', 'the query would cost more than 5000 fields, the most allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields']]);
+    expect(errors(`{ ${'...P '.repeat(26)}} fragment P on Query { projects { id status workspace } }`, 12, 100)[0]![0]).toBe('QUERY_TOO_COMPLEX');
+    expect(errors(`{ ${'...P '.repeat(25)}} fragment P on Query { projects { id status workspace } }`, 12, 100)).toEqual([]);
+  });
+});
+
+describe('query cost', () => {
+  const cost = (query: string, variables?: Record<string, unknown>, projects = 3) => queryCost(schema, parse(query), variables, undefined, { projects });
+  /** At the default limit (RDEV_MAX_QUERY_COMPLEXITY 5000): the error's code and message, or null. */
+  const refusal = (query: string, variables?: Record<string, unknown>) => {
+    const e = costError(cost(query, variables), 5000);
+    return e ? [e.extensions.code, e.message] : null;
+  };
+
+  it('refuses every command with its output, 100 at a time (Command.output holds up to 10,000 events)', () => {
+    expect(refusal('{ commands(first: 100) { edges { node { output { text } } } } }')).toEqual([
+      'QUERY_TOO_COMPLEX',
+      expect.stringMatching(/^the query would cost about \d+ fields, more than the 5000 allowed \(RDEV_MAX_QUERY_COMPLEXITY\); ask for fewer items or fields$/),
+    ]);
+  });
+  it('reads first from a variable', () => {
+    const query = 'query($n: Int) { commands(first: $n) { edges { node { output { text } } } } }';
+    expect(refusal(query, { n: 100 })?.[0]).toBe('QUERY_TOO_COMPLEX');
+    expect(refusal(query, { n: 2 })).toBeNull();
+    // Without the variable, a connection is its default 20 commands.
+    expect(cost(query)).toBe(cost('{ commands(first: 20) { edges { node { output { text } } } } }'));
+  });
+  it("accepts one command's whole output, and the ordinary queries", () => {
+    expect(refusal('query($id: ID!) { command(id: $id) { status output { seq stream text at } } }', { id: 'x' })).toBeNull();
+    expect(refusal('{ projects { id commands(first: 5) { edges { node { id status } } } } }')).toBeNull();
+    expect(refusal('{ auditLog(first: 200) { seq at decision caller projectId kind argv commandId refusal { code message } status exitCode outputBytes outputSha256 finishedAt } }')).toBeNull();
+  });
+  it('costs a list by its first, else its default, never past its maximum', () => {
+    const auditLog = (args: string) => cost(`{ auditLog${args} { seq } }`);
+    expect([auditLog('(first: 1)'), auditLog(''), auditLog('(first: 200)'), auditLog('(first: 5000)')]).toEqual([1 + 1, 1 + 100, 1 + 200, 1 + 200]);
+    // A connection counts its items through its edges; output events cost per hundred.
+    expect(cost('{ commands(first: 7) { edges { node { id } } } }')).toBe(1 + 7 * (1 + (1 + 1)));
+    expect(cost('{ command(id: "x") { output(first: 250) { seq } } }')).toBe(1 + (1 + 3 * 1));
+  });
+  it('multiplies Query.projects by the projects there are', () => {
+    expect(cost('{ projects { id } }', undefined, 40)).toBe(1 + 40);
+  });
+  it('declares a cost on every list field of the schema that returns objects', () => {
+    const undeclared: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (type.name.startsWith('__') || !isObjectType(type)) continue;
+      for (const field of Object.values(type.getFields())) {
+        const returnsList = isListType(isNonNullType(field.type) ? field.type.ofType : field.type) || getNamedType(field.type).name.endsWith('Connection');
+        if (returnsList && isCompositeType(getNamedType(field.type)) && typeof field.extensions.complexity !== 'function') undeclared.push(`${type.name}.${field.name}`);
+      }
+    }
+    expect(undeclared).toEqual([]);
   });
 });
