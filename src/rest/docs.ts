@@ -31,6 +31,8 @@ const SCALAR_CONFIGURATION = {
   url: '/openapi.json',
   withDefaultFonts: false,
   telemetry: false,
+  // Its AI agent searches a registry at scalar.com as soon as the page opens.
+  agent: { disabled: true },
   hideDownloadButton: false,
   showDeveloperTools: 'never',
   defaultOpenAllTags: true,

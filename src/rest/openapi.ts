@@ -191,7 +191,7 @@ function sseEvent(event: string, data: string, description: string): Json {
   return {
     type: 'object',
     description,
-    properties: { event: { const: event }, id: { type: 'string' }, data: ref(data) },
+    properties: { event: { type: 'string', const: event }, id: { type: 'string' }, data: ref(data) },
     required: ['event', 'data'],
   };
 }
@@ -221,12 +221,37 @@ function schemas(): Json {
   const all: Json = {};
   for (const [id, schema] of Object.entries(output)) {
     const { $schema: _s, $id: _i, ...rest } = (id.endsWith('Body') ? input[id]! : schema) as Json;
-    all[id] = rest;
+    all[id] = tidy(rest);
   }
   all.SseOutputEvent = sseEvent('output', 'SseOutput', 'One line of output');
   all.SseCompleteEvent = sseEvent('complete', 'SseComplete', "The command's end; the stream ends after it");
   all.SseStartEvent = sseEvent('start', 'SseStart', 'A command of the project started (project-wide stream only)');
   return all;
+}
+
+/**
+ * `schema` as a reader (and Scalar, whose checker refuses both forms below) takes it best: without
+ * the bounds zod puts on every integer (±2^53-1), and `{"anyOf": [{"type": T, …}, {"type": "null"}]}`
+ * (a nullable) as `{"type": [T, "null"], …}`, which means the same.
+ */
+function tidy<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(tidy) as T;
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Json = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if ((key === 'minimum' || key === 'maximum') && Math.abs(value as number) === Number.MAX_SAFE_INTEGER) continue;
+    out[key] = tidy(value);
+  }
+  const anyOf = out.anyOf as Json[] | undefined;
+  if (anyOf?.length === 2) {
+    const nullIndex = anyOf.findIndex((s) => s.type === 'null' && Object.keys(s).length === 1);
+    const other = anyOf[1 - nullIndex];
+    if (nullIndex >= 0 && other && typeof other.type === 'string') {
+      const { anyOf: _a, ...rest } = out;
+      return { ...other, ...rest, type: [other.type, 'null'] } as T;
+    }
+  }
+  return out as T;
 }
 
 /** The server's version, from its package.json (two levels above this module in src/ and dist/ alike). */
