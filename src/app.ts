@@ -4,6 +4,7 @@ import { createAuditLog } from './audit/audit-log.js';
 import { Guard } from './auth/guard.js';
 import { loadTokens, type TokenSet } from './auth/tokens.js';
 import { admit, type GateOptions } from './http/gate.js';
+import { createGraphiQL, GRAPHIQL_ASSETS_PATH } from './http/graphiql.js';
 import { useQueryLimits } from './schema/query-limits.js';
 import { useStrictRequest } from './schema/use-strict-request.js';
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
@@ -97,6 +98,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
   const gate: GateOptions = { tokens, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes, logger };
   const unwatch = registry.onChange((project) => projectEvents.publish({ type: 'project-status', projectId: project.id, project }));
   const shutdown = new AbortController();
+  const graphiql = createGraphiQL();
 
   const yoga = createYoga<ServerContext & { req: IncomingMessage }, Context>({
     schema,
@@ -104,6 +106,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
     healthCheckEndpoint: '/yoga-health',
     landingPage: false,
     graphiql: { title: 'rdev-api', defaultQuery: GRAPHIQL_DEFAULT_QUERY, subscriptionsProtocol: 'SSE' },
+    renderGraphiQL: (options) => graphiql.render(options),
     context: ({ request, identity, signal }) => contextOf({ runs, registry, projectEvents, logger, guard, audit }, { identity, signal }, request.signal),
     plugins: [
       useSubscriptionMetrics(() => metrics.subscriptionOpened()),
@@ -141,6 +144,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
       const admitted = admit(gate, req, res);
       if (!admitted) return;
       if (admitted.url.pathname === '/metrics') void serveMetrics(metrics, logger, req, res);
+      else if (admitted.url.pathname.startsWith(GRAPHIQL_ASSETS_PATH)) void graphiql.serveAsset(req, res, admitted.url.pathname);
       else if (isRestPath(admitted.url.pathname)) void handleRest({ ...rest, identity: admitted.identity }, req, res, admitted.url);
       else {
         void yoga(req, res, { req, identity: admitted.identity, signal: requestSignal(res, shutdown.signal) });
