@@ -18,6 +18,8 @@ export interface KubeApiProcess {
   kubeconfigPath: string;
   /** Whether the pod's workspace is a private `/workspace` mount (else commands run in `/`). */
   mounted: boolean;
+  /** The host directory the pod's commands see as `/workspace` (their cwd when not mounted). */
+  podDir: string;
   /** Ends the process and waits for it. */
   stop(): Promise<void>;
 }
@@ -35,14 +37,14 @@ export async function startKubeApiProcess(): Promise<KubeApiProcess> {
     await stop();
     throw new Error('the API server process printed nothing');
   }
-  return { ...(JSON.parse(value as string) as { kubeconfigPath: string; mounted: boolean }), stop };
+  return { ...(JSON.parse(value as string) as { kubeconfigPath: string; mounted: boolean; podDir: string }), stop };
 }
 
 async function serve(): Promise<void> {
   const { startKubeApiServer } = await import('../test/support/kube-api/index.js');
   const server = await startKubeApiServer();
-  server.addPod({ name: POD, namespace: NS, labels: { 'rdev.io/project': 'bench' } });
-  console.log(JSON.stringify({ kubeconfigPath: server.kubeconfigPath, mounted: server.workspaceMounted }));
+  const pod = server.addPod({ name: POD, namespace: NS, labels: { 'rdev.io/project': 'bench' } });
+  console.log(JSON.stringify({ kubeconfigPath: server.kubeconfigPath, mounted: server.workspaceMounted, podDir: pod.dir }));
   process.stdin.resume();
   await new Promise((r) => process.stdin.once('end', r));
   await server.close();

@@ -1,4 +1,6 @@
 import { durabilityThroughput } from './durability-throughput.js';
+import { pgstoreThroughput } from './pgstore-throughput.js';
+import { replicasLatency } from './replicas-latency.js';
 import { streamThroughput } from './stream-throughput.js';
 import { supervisorThroughput } from './supervisor-throughput.js';
 
@@ -40,9 +42,9 @@ async function durability(): Promise<void> {
   }
 }
 
-/** `npm run bench [-- stream|durability|supervisor …]`: each benchmark prints absolute numbers and ratios against its anchor, measured in the same run. */
+/** `npm run bench [-- stream|durability|supervisor|replicas|pgstore …]`: each benchmark prints absolute numbers and ratios against its anchor, measured in the same run. */
 async function main(): Promise<void> {
-  const benches: Record<string, () => Promise<void>> = { stream, durability, supervisor: supervisorThroughput };
+  const benches: Record<string, () => Promise<void>> = { stream, durability, supervisor: supervisorThroughput, replicas: replicasLatency, pgstore: pgstoreThroughput };
   const chosen = process.argv.slice(2);
   for (const name of chosen) if (!benches[name]) throw new Error(`unknown benchmark ${name}; choose from ${Object.keys(benches).join(', ')}`);
   for (const [name, run] of Object.entries(benches)) if (chosen.length === 0 || chosen.includes(name)) await run();
