@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { createAuditLog } from './audit/audit-log.js';
@@ -98,6 +99,8 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
   const gate: GateOptions = { tokens, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes, logger };
   const unwatch = registry.onChange((project) => projectEvents.publish({ type: 'project-status', projectId: project.id, project }));
   const shutdown = new AbortController();
+  // Every open request listens on it (and stops listening when it closes): not a leak, so no warning at the 11th.
+  setMaxListeners(0, shutdown.signal);
   const graphiql = createGraphiQL();
 
   const yoga = createYoga<ServerContext & { req: IncomingMessage }, Context>({
