@@ -3,6 +3,8 @@ import { pgstoreThroughput } from './pgstore-throughput.js';
 import { replicasLatency } from './replicas-latency.js';
 import { streamThroughput } from './stream-throughput.js';
 import { supervisorThroughput } from './supervisor-throughput.js';
+import { p1, p2, p5, p6 } from './wire-rows.js';
+import { startWire, type Wire } from './wire-setup.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -42,12 +44,33 @@ async function durability(): Promise<void> {
   }
 }
 
-/** `npm run bench [-- stream|durability|supervisor|replicas|pgstore …]`: each benchmark prints absolute numbers and ratios against its anchor, measured in the same run. */
+/** Rows of issue 14 ("As fast as the wire"): one set of processes (`wire-setup.ts`) for every row chosen. */
+const WIRE_ROWS: Record<string, (w: Wire) => Promise<void>> = { p1, p2, p5, p6 };
+
+async function wire(rows: string[]): Promise<void> {
+  const { cpus, loadavg } = await import('node:os');
+  console.log(`as fast as the wire (issue 14): ${rows.join(', ')}; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)} (1 min) at the start`);
+  const w = await startWire();
+  try {
+    for (const name of rows) await WIRE_ROWS[name]!(w);
+  } finally {
+    await w.close();
+  }
+  console.log(`  load average at the end ${loadavg()[0]!.toFixed(2)} (1 min)`);
+}
+
+/**
+ * `npm run bench [-- stream|durability|supervisor|replicas|pgstore|perf|p1 … p6 …]`: each benchmark prints absolute
+ * numbers and ratios against its anchor, measured in the same run; `perf` is every row of issue 14.
+ */
 async function main(): Promise<void> {
   const benches: Record<string, () => Promise<void>> = { stream, durability, supervisor: supervisorThroughput, replicas: replicasLatency, pgstore: pgstoreThroughput };
   const chosen = process.argv.slice(2);
-  for (const name of chosen) if (!benches[name]) throw new Error(`unknown benchmark ${name}; choose from ${Object.keys(benches).join(', ')}`);
+  const rows = Object.keys(WIRE_ROWS).sort();
+  for (const name of chosen) if (!benches[name] && !WIRE_ROWS[name] && name !== 'perf') throw new Error(`unknown benchmark ${name}; choose from ${[...Object.keys(benches), 'perf', ...rows].join(', ')}`);
   for (const [name, run] of Object.entries(benches)) if (chosen.length === 0 || chosen.includes(name)) await run();
+  const wanted = chosen.length === 0 || chosen.includes('perf') ? rows : rows.filter((r) => chosen.includes(r));
+  if (wanted.length > 0) await wire(wanted);
 }
 
 await main();
