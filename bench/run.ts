@@ -3,6 +3,7 @@ import { pgstoreThroughput } from './pgstore-throughput.js';
 import { replicasLatency } from './replicas-latency.js';
 import { streamThroughput } from './stream-throughput.js';
 import { supervisorThroughput } from './supervisor-throughput.js';
+import { p3, p4 } from './wire-fanout.js';
 import { p1, p2, p5, p6 } from './wire-rows.js';
 import { startWire, type Wire } from './wire-setup.js';
 
@@ -45,7 +46,7 @@ async function durability(): Promise<void> {
 }
 
 /** Rows of issue 14 ("As fast as the wire"): one set of processes (`wire-setup.ts`) for every row chosen. */
-const WIRE_ROWS: Record<string, (w: Wire) => Promise<void>> = { p1, p2, p5, p6 };
+const WIRE_ROWS: Record<string, (w: Wire) => Promise<void>> = { p1, p2, p3, p4, p5, p6 };
 
 async function wire(rows: string[]): Promise<void> {
   const { cpus, loadavg } = await import('node:os');
