@@ -48,7 +48,7 @@ describe('the server process', () => {
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
       console.info(`npm start → /health: ${Date.now() - began} ms`);
       const lines = output.split('\n').filter((l) => l && !l.startsWith('{'));
-      expect(lines).toEqual([expect.stringMatching(/^rdev-api: building dist\/ from src\/ \(esbuild, no type check: npm test checks types\) … \d+ files \(\d+ changed\) in \d+ ms/)]);
+      expect(lines).toEqual([expect.stringMatching(/^rdev-api: building dist\/ from src\/ \(esbuild, no type check: npm test checks types\) … \d+ sources, \d+ files written in \d+ ms/)]);
     } finally {
       process.kill(-child.pid!, 'SIGKILL');
     }
