@@ -22,7 +22,7 @@ export async function createBackend(config: Readonly<Config>, logger: Logger, su
   if (config.backend === 'local') {
     return {
       registry: supplied.registry ?? createLocalRegistry({ projectsFile: config.projectsFile, dataDir: config.dataDir }),
-      executor: supplied.executor ?? createLocalExecutor({ spoolDir: config.spoolDir, maxSpoolBytes: config.maxOutputBytes }),
+      executor: supplied.executor ?? createLocalExecutor({ spoolDir: config.spoolDir, maxSpoolBytes: config.maxOutputBytes, envNames: config.commandEnv }),
     };
   }
   const { createKubeBackend } = await import('./kube-backend.js');

@@ -46,6 +46,8 @@ export interface Config {
   reattachSeconds: number;
   /** How many recent audit entries the `auditLog` query can read from memory (the file keeps all). */
   auditMemoryEntries: number;
+  /** Local backend: variables of the server's environment that commands get besides PATH, HOME, LANG and TERM. */
+  commandEnv: readonly string[];
   /** PostgreSQL shared by replicas (`postgres://…`); undefined: SQLite (or memory) in this process. */
   databaseUrl: string | undefined;
   /** How long a replica's lease on a running command lasts without renewal (renewed every third of it). */
@@ -112,6 +114,11 @@ const env = z.object({
   RDEV_ON_SHUTDOWN: z.enum(['detach', 'stop']).default('detach'),
   RDEV_REATTACH_SECONDS: int(1, 86_400).default(120),
   RDEV_AUDIT_MEMORY_ENTRIES: int(0, 1_000_000).default(2000),
+  RDEV_COMMAND_ENV: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a comma-separated list of environment variable names')))
+    .default([]),
   RDEV_DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -196,6 +203,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     onShutdown: e.RDEV_ON_SHUTDOWN,
     reattachSeconds: e.RDEV_REATTACH_SECONDS,
     auditMemoryEntries: e.RDEV_AUDIT_MEMORY_ENTRIES,
+    commandEnv: e.RDEV_COMMAND_ENV,
     databaseUrl: e.RDEV_DATABASE_URL,
     leaseSeconds: e.RDEV_LEASE_SECONDS,
     replicaId: e.RDEV_REPLICA_ID ?? hostname(),

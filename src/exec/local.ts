@@ -32,7 +32,17 @@ export interface LocalExecutorOptions {
    * are freed while the command runs (`StartArgvOptions.maxSpoolBytes`). Undefined or 0: no bound.
    */
   maxSpoolBytes?: number | undefined;
+  /**
+   * Variables of this process's environment that every command gets besides {@link
+   * BASE_COMMAND_ENV} (`RDEV_COMMAND_ENV`); the rest of it (tokens file paths, `RDEV_*`, whatever
+   * the operator exported) stays with the server. Read once, when the executor is made.
+   * @default []
+   */
+  envNames?: readonly string[] | undefined;
 }
+
+/** The variables of the server's environment that every command gets (what a shell needs to find programs and speak the locale). */
+export const BASE_COMMAND_ENV: readonly string[] = ['PATH', 'HOME', 'LANG', 'TERM'];
 
 /** The most an attach reads from one stream at a time. */
 const CHUNK_BYTES = 1024 * 1024;
@@ -49,6 +59,7 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
   const maxPollMs = Math.max(pollMs, options.maxPollMs ?? 250);
   const pgidWaitMs = options.pgidWaitMs ?? 2000;
   const spoolOf = (ref: SupervisedRef): string => spoolDirOf(options.spoolDir, ref.commandId);
+  const env = commandEnvironment([...BASE_COMMAND_ENV, ...(options.envNames ?? [])]);
   // Aborted by close(): open attaches detach, signal() stops waiting for a group.
   const closing = new AbortController();
   const attaches = new Set<Promise<AttachOutcome>>();
@@ -58,7 +69,7 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
     const spool = spoolOf(request);
     const workspace = request.target.workspace;
     const [file, ...args] = startArgv({ spool, workspace, dir: path.resolve(workspace, request.workdir), argv: request.argv, env: request.env, stdin: request.stdin !== undefined, maxSpoolBytes: options.maxSpoolBytes });
-    const { code, stdout, stderr } = await runStartScript(file!, args, workspace, request.stdin);
+    const { code, stdout, stderr } = await runStartScript(file!, args, workspace, env, request.stdin);
     if (code !== 0) throw new Error(stderr.trim() || `the start script exited with ${code}`);
     const pgid = parsePgid(stdout);
     if (pgid !== undefined) return { pgid };
@@ -125,11 +136,20 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
   };
 }
 
-/** Runs the start script to its end: its stdin is the command's, its stdout the group id. */
-function runStartScript(file: string, args: string[], cwd: string, stdin: string | Uint8Array | undefined): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** The named variables of this process's environment (those it has). */
+function commandEnvironment(names: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** Runs the start script to its end, with `env` as its whole environment (the command inherits it): its stdin is the command's, its stdout the group id. */
+function runStartScript(file: string, args: string[], cwd: string, env: Record<string, string>, stdin: string | Uint8Array | undefined): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    // The server's environment goes to the command as is; an allowlist is a later issue.
-    const child = spawn(file, args, { cwd, env: process.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     // Not unref'd: we wait for this short script's exit, which an unref'd child may never report. The
     // supervisor it launches is no child of ours (its own session, stdio on /dev/null): nothing here holds it.
     const out: Buffer[] = [];

@@ -104,7 +104,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     gone = { status: 'MISSING', pod: null };
     const projectsFile = path.join(root, 'projects.yaml');
     writeFileSync(projectsFile, `projects:\n  - { id: alpha, path: alpha }\n  - { id: beta, path: beta }\n  - { id: gone, path: does-not-exist }\n`);
-    env = { RDEV_PROJECTS_FILE: projectsFile };
+    env = { RDEV_PROJECTS_FILE: projectsFile, RDEV_COMMAND_ENV: 'CLAUDE_STANDIN_STATE' };
   }
   gitInit(projectDirs.alpha);
   gitInit(projectDirs.beta);

@@ -79,7 +79,7 @@ interface Setup {
 async function backendSetup(backend: 'local' | 'kube', root: string): Promise<Setup> {
   const standin = claudeStandinEnv(path.join(root, 'claude-state'), {});
   const claudeEnv = { PATH: `${standin.PATH}${path.delimiter}${process.env.PATH}`, CLAUDE_STANDIN_STATE: standin.CLAUDE_STANDIN_STATE! };
-  if (backend === 'local') return { env: { ...claudeEnv, RDEV_DATA_DIR: path.join(root, 'data') }, close: async () => {} };
+  if (backend === 'local') return { env: { ...claudeEnv, RDEV_COMMAND_ENV: 'CLAUDE_STANDIN_STATE', RDEV_DATA_DIR: path.join(root, 'data') }, close: async () => {} };
   const kube: KubeApiServer = await startKubeApiServer();
   const pod = kube.addPod({ name: 'claudebox-demo-0', namespace: 'rdev', labels: { 'rdev.io/project': 'demo' }, env: claudeEnv });
   mkdirSync(pod.dir, { recursive: true });

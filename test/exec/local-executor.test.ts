@@ -165,6 +165,23 @@ describe('local executor', () => {
     expect(c.stdout.toString()).toBe(`it's $HOME; "q"`);
   });
 
+  it("gives a command PATH, HOME, LANG and TERM of the server's environment, the names it was told of, and nothing else", async () => {
+    const set = { RDEV_TEST_SECRET: 'server only', RDEV_TEST_SHARED: 'for commands' };
+    Object.assign(process.env, set);
+    try {
+      const { executor, start } = setup({ envNames: ['RDEV_TEST_SHARED', 'RDEV_TEST_UNSET'] });
+      const { ref } = await start(['sh', '-c', 'env -0'], { env: { RDEV_TEST_EXTRA: 'from the request' } });
+      const c = await collect(executor, ref);
+      const env = Object.fromEntries(c.stdout.toString().split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      // What sh sets by itself is not the server's.
+      for (const own of ['PWD', 'OLDPWD', 'SHLVL', '_']) delete env[own];
+      const inherited = Object.fromEntries(['HOME', 'LANG', 'PATH', 'TERM'].filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
+      expect(env).toEqual({ ...inherited, RDEV_TEST_SHARED: 'for commands', RDEV_TEST_EXTRA: 'from the request' });
+    } finally {
+      for (const k of Object.keys(set)) delete process.env[k];
+    }
+  });
+
   it('runs in the workdir inside the workspace', async () => {
     const { executor, start, workspace } = setup();
     mkdirSync(join(workspace, 'sub'));

@@ -32,4 +32,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/^HOST=0\.0\.0\.0: refusing/);
     expect(loadConfig({ HOST: '0.0.0.0', RDEV_INSECURE: '1' }).host).toBe('0.0.0.0');
   });
+  it('reads RDEV_COMMAND_ENV as a list of variable names, and refuses one that is not a name', () => {
+    expect(loadConfig({}).commandEnv).toEqual([]);
+    expect(loadConfig({ RDEV_COMMAND_ENV: ' GIT_AUTHOR_NAME, SSH_AUTH_SOCK ,' }).commandEnv).toEqual(['GIT_AUTHOR_NAME', 'SSH_AUTH_SOCK']);
+    expect(() => loadConfig({ RDEV_COMMAND_ENV: 'A,B-C' })).toThrow(/^RDEV_COMMAND_ENV="A,B-C": must be a comma-separated list of environment variable names$/);
+  });
 });
