@@ -30,7 +30,9 @@ export interface BareYoga {
 
 /** Starts the bare Yoga process; resolves once it listens. */
 export async function startBareYoga(): Promise<BareYoga> {
-  const p = spawn(process.execPath, ['--import', 'tsx', self], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_BARE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): node options for this process only, to profile the anchor.
+  const nodeArgs = process.env.BENCH_BARE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const p = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', self], { stdio: ['pipe', 'pipe', 'inherit'] });
   const closed = new Promise((r) => p.on('close', r));
   const stop = async (): Promise<void> => {
     p.stdin.end();
