@@ -102,7 +102,7 @@ export async function startLoggedApp(t: TestApp, env: Record<string, string>, li
       ['gone', path.join(root, 'does-not-exist')],
     ];
     writeFileSync(projectsFile, `projects:\n${list.map(([id, dir]) => `  - { id: ${id}, path: ${JSON.stringify(dir)} }\n`).join('')}`);
-    backend = { RDEV_PROJECTS_FILE: projectsFile };
+    backend = { RDEV_PROJECTS_FILE: projectsFile, RDEV_COMMAND_ENV: 'CLAUDE_STANDIN_STATE' };
   }
   const base = { PORT: '0', RDEV_DATA_DIR: path.join(root, 'data'), RDEV_LOG_LEVEL: 'debug', RDEV_SHUTDOWN_GRACE_SECONDS: '0' };
   const config = loadConfig({ ...base, ...backend, ...env });
