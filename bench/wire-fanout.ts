@@ -35,10 +35,10 @@ interface Source {
 }
 
 /** p50 and p99 (nearest rank). */
-function percentiles(xs: number[]): { p50: number; p99: number } {
+function percentiles(xs: number[]): { p50: number; p99: number; max: number } {
   const sorted = Float64Array.from(xs).sort();
   const at = (p: number) => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? NaN;
-  return { p50: at(0.5), p99: at(0.99) };
+  return { p50: at(0.5), p99: at(0.99), max: at(1) };
 }
 
 /** `subscribers` clients join in waves, the clock goes, every stream is followed to its end. */
@@ -58,6 +58,7 @@ async function fanout(source: Source, subscribers: number, expectLines: number, 
         let isReady: () => void = () => {};
         const ready = new Promise<void>((r) => (isReady = r));
         let first: number | undefined;
+        let mine = 0;
         const done = new Promise<void>((resolve) =>
           client.subscribe(
             { query: source.query, variables: source.variables },
@@ -72,6 +73,8 @@ async function fanout(source: Source, subscribers: number, expectLines: number, 
                   first ??= at;
                   received++;
                   if (at - first >= WARMUP_MS) latencies.push(now - at);
+                  // Done at the last line, not at the stream's end: the bare Yoga took up to 40 s more to end 1,000 streams.
+                  if (++mine === expectLines) resolve();
                 }
               },
               error: (err) => failed(err instanceof Error ? err : new Error(JSON.stringify(err))),
@@ -129,7 +132,7 @@ export async function p3(w: Wire): Promise<void> {
     const anchor = await bare(subscribers, lines);
     const [a, b] = [percentiles(ours.latencies), percentiles(anchor.latencies)];
     const of = (name: string, r: typeof ours, p: typeof a) =>
-      `${name} p50 ${p.p50} ms p99 ${p.p99} ms (${r.received} of ${subscribers * lines} lines, join ${r.joinMs.toFixed(0)} ms; go → every stream ended ${r.clockMs.toFixed(0)} ms, the process's CPU meanwhile ${r.cpuMs} ms)`;
+      `${name} p50 ${p.p50} ms p99 ${p.p99} ms max ${p.max} ms (${r.received} of ${subscribers * lines} lines, join ${r.joinMs.toFixed(0)} ms; go → every subscriber had its last line ${r.clockMs.toFixed(0)} ms, the process's CPU meanwhile ${r.cpuMs} ms)`;
     row(
       'P3',
       `${subscribers} graphql-sse subscribers on one command printing a timestamp every 50 ms (${lines} lines; the first ${WARMUP_MS} ms left out)`,
