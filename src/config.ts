@@ -79,7 +79,12 @@ const env = z.object({
   RDEV_NAMESPACE: name.default('rdev'),
   RDEV_PROJECT_LABEL: z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a label key').default('rdev.io/project'),
   RDEV_CONTAINER: name.default('claudebox'),
-  RDEV_WORKSPACE: z.string().startsWith('/', 'must be an absolute path').default('/workspace'),
+  RDEV_WORKSPACE: z
+    .string()
+    .startsWith('/', 'must be an absolute path')
+    // Every directory is inside "/": workdir confinement would mean nothing.
+    .refine((v) => path.posix.normalize(v) !== '/', 'must not be the root directory: commands are kept inside it')
+    .default('/workspace'),
   RDEV_DEFAULT_TIMEOUT_SECONDS: int(1).default(600),
   RDEV_CLAUDE_TIMEOUT_SECONDS: int(1).default(3600),
   RDEV_CLAUDE_IDLE_TIMEOUT_SECONDS: int(0).default(900),

@@ -93,7 +93,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     projectDirs = { alpha: pod('alpha').dir, beta: pod('beta').dir };
     pod('gone');
     kube.setPhase('rdev', 'claudebox-gone-0', 'Pending');
-    const workspace = kube.workspaceMounted ? '/workspace' : '/';
+    // Without a private /workspace per pod (not root), the directory holding every pod's stands in (RDEV_WORKSPACE=/ is refused).
+    const workspace = kube.workspaceMounted ? '/workspace' : path.dirname(path.dirname(projectDirs.alpha));
     workspaces = kube.workspaceMounted ? { alpha: workspace, beta: workspace } : projectDirs;
     gone = { status: 'STARTING', pod: 'claudebox-gone-0' };
     env = { RDEV_BACKEND: 'kube', KUBECONFIG: kube.kubeconfigPath, RDEV_WORKSPACE: workspace };

@@ -125,7 +125,7 @@ async function startLongCommand(projectId: string, marker: string): Promise<stri
 
 beforeAll(async () => {
   kube = await startKubeApiServer();
-  kube.addPod({ name: 'claudebox-alpha-0', namespace: NS, labels: { [LABEL]: 'alpha' } });
+  const pod = kube.addPod({ name: 'claudebox-alpha-0', namespace: NS, labels: { [LABEL]: 'alpha' } });
   dataDir = mkdtempSync(path.join(tmpdir(), 'rdev-faults-'));
   spoolDir = path.join(dataDir, 'spool');
   app = await createApp(
@@ -138,7 +138,7 @@ beforeAll(async () => {
       RDEV_SHUTDOWN_GRACE_SECONDS: '0',
       RDEV_ON_SHUTDOWN: 'stop',
       RDEV_SPOOL_DIR: spoolDir,
-      ...(kube.workspaceMounted ? {} : { RDEV_WORKSPACE: '/' }),
+      ...(kube.workspaceMounted ? {} : { RDEV_WORKSPACE: pod.dir }),
     }),
   );
   http = createServer((req, res) => app.handle(req, res));

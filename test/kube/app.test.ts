@@ -20,7 +20,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   kube = await startKubeApiServer();
-  kube.addPod({ name: 'claudebox-demo-0', namespace: 'rdev', labels: { 'rdev.io/project': 'demo' } });
+  const pod = kube.addPod({ name: 'claudebox-demo-0', namespace: 'rdev', labels: { 'rdev.io/project': 'demo' } });
   await kube.stopListening();
   dataDir = mkdtempSync(join(tmpdir(), 'rdev-kube-app-'));
   const config = loadConfig({
@@ -30,7 +30,7 @@ beforeAll(async () => {
     RDEV_DATA_DIR: dataDir,
     RDEV_LOG_LEVEL: 'silent',
     RDEV_SHUTDOWN_GRACE_SECONDS: '0',
-    ...(kube.workspaceMounted ? {} : { RDEV_WORKSPACE: '/' }),
+    ...(kube.workspaceMounted ? {} : { RDEV_WORKSPACE: pod.dir }),
   });
   app = await createApp(config);
   http = createServer((req, res) => app.handle(req, res));
