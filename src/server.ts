@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 
-/** Entry point: read config, take the port, build the app, serve, and shut down gracefully on SIGTERM/SIGINT. */
+/** Entry point: read config, try the port, build the app, serve, and shut down gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   let config;
   try {
@@ -15,32 +15,34 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // The port is taken first: a second server started by mistake stops here, with one line,
-  // before it opens (and adopts the commands of) a data directory that another server may be using.
-  let app: App | undefined;
-  const server = createServer((req, res) => {
-    if (app) app.handle(req, res);
-    else res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' }).end('{"error":{"code":"NOT_READY","message":"starting"}}');
-  });
-  try {
-    await listen(server, config.port, config.host);
-  } catch (err) {
-    const where = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  // The port is tried first: a second server started by mistake stops here, with one line, before
+  // it opens (and adopts the commands of) a data directory that another server may be using. It is
+  // taken for real only once the app is built: a client reconnecting meanwhile (an EventSource gives
+  // up for good on a non-200 answer) finds the port closed and retries, instead of a 503.
+  const where = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const cannotListen = (err: unknown): never => {
     process.stderr.write(`rdev-api: cannot listen on ${where}: ${listenProblem(err as NodeJS.ErrnoException)}\n`);
     process.exit(2);
-  }
+  };
+  if (config.port !== 0) await tryPort(config.port, config.host).catch(cannotListen);
+  let app: App;
   try {
     app = await createApp(config);
   } catch (err) {
     process.stderr.write(`rdev-api: cannot start: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  const server = createServer((req, res) => app.handle(req, res));
+  await listen(server, config.port, config.host).catch(async (err: unknown) => {
+    await app.close();
+    cannotListen(err);
+  });
   const { port } = server.address() as AddressInfo;
   app.logger.info('listening', { url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`, port, backend: config.backend });
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
-    if (stopping || !app) return;
+    if (stopping) return;
     stopping = true;
     app.logger.info('shutting down', { signal });
     server.close(); // no new connections
@@ -53,8 +55,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
+/** Resolves if `port` can be listened on now (and lets it go again); rejects with the listen error. */
+function tryPort(port: number, host: string): Promise<void> {
+  const probe = createNetServer();
+  return listen(probe, port, host).then(() => new Promise<void>((resolve) => probe.close(() => resolve())));
+}
+
 /** Resolves once `server` listens; rejects with the listen error (EADDRINUSE, EACCES, …). */
-function listen(server: Server, port: number, host: string): Promise<void> {
+function listen(server: Server | NetServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -1,5 +1,6 @@
 import { assertVisible } from '../auth/policy.js';
 import { NotFoundError } from '../errors.js';
+import { findProject } from '../projects/find-project.js';
 import { isFinal } from '../runs/types.js';
 import { HttpError } from './http.js';
 import type { RestContext, RouteRequest } from './router.js';
@@ -13,7 +14,7 @@ import { carryBefore, LineRenderer, parseLastEventId } from './sse-lines.js';
 export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<void> {
   const projectId = r.params.id!;
   assertVisible(ctx.identity, projectId);
-  if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
+  if (!(await findProject(ctx.registry, projectId))) throw new NotFoundError('project', projectId);
   const commandId = r.query.get('stream_id')!;
   const command = await ctx.runs.find(commandId);
   if (!command || command.projectId !== projectId) throw new NotFoundError('command', commandId);
@@ -48,7 +49,7 @@ export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<
 export async function projectEvents(ctx: RestContext, r: RouteRequest): Promise<void> {
   const projectId = r.params.id!;
   assertVisible(ctx.identity, projectId);
-  if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
+  if (!(await findProject(ctx.registry, projectId))) throw new NotFoundError('project', projectId);
   const release = ctx.guard.subscriptions.acquire(ctx.identity.name);
   const stream = ctx.streams.open(r.res, ctx.heartbeatMs);
   stream.signal.addEventListener('abort', release, { once: true });

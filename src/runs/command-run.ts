@@ -321,6 +321,9 @@ export async function finishCommand(
   Object.assign(command, patch);
   const completed = d.log.append(command.id, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
   const [updated] = await Promise.all([written, completed]);
+  // Where the final record and the completed event can commit apart (PostgreSQL), the event is in too
+  // before anyone hears of the end: project subscribers get the completion, then the status.
+  await d.log.flushed?.();
   d.audit?.finished({ commandId: command.id, status: state.status, exitCode: state.exitCode, outputBytes: meter.bytes, outputSha256: meter.digest() });
   d.projectEvents.publish({ type: 'command-status', projectId: command.projectId, command: { ...updated } });
   d.metrics?.finished(updated);

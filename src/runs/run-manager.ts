@@ -1,6 +1,7 @@
 import type { Executor } from '../exec/executor.js';
 import { BadUserInputError, NotFoundError, ProjectNotReadyError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { findProject } from '../projects/find-project.js';
 import type { ProjectRegistry } from '../projects/registry.js';
 import { projectIdOfCommand, type CommandQuery, type CommandStore, type NewCommand } from './command-store.js';
 import type { IdempotencyStore } from '../store/idempotency.js';
@@ -185,7 +186,7 @@ export class RunManager {
       const command = earlier === undefined ? undefined : await this.o.store.get(earlier);
       if (command) return { command, reused: true };
     }
-    const project = this.o.registry.get(request.projectId);
+    const project = await findProject(this.o.registry, request.projectId);
     if (!project) throw new NotFoundError('project', request.projectId);
     const limits = this.o.limits;
     const timeoutSeconds = request.timeoutSeconds ?? (request.kind === 'CLAUDE' ? limits.claudeTimeoutSeconds : limits.defaultTimeoutSeconds);

@@ -1,5 +1,6 @@
 import { assertVisible } from '../auth/policy.js';
 import { NotFoundError } from '../errors.js';
+import { findProject } from '../projects/find-project.js';
 import type { ProjectEvent } from '../runs/project-events.js';
 import type { CommandEvent } from '../runs/types.js';
 import { abortable } from './abortable.js';
@@ -67,10 +68,10 @@ builder.subscriptionFields((t) => ({
     type: ProjectEventUnion,
     description: "Live events of a project's commands (status changes and log events) and of the project itself.",
     args: { projectId: t.arg.id({ required: true }) },
-    subscribe: (_, args, ctx) => {
+    subscribe: async (_, args, ctx) => {
       const projectId = String(args.projectId);
       assertVisible(ctx.identity, projectId);
-      if (!ctx.registry.get(projectId)) throw new NotFoundError('project', projectId);
+      if (!(await findProject(ctx.registry, projectId))) throw new NotFoundError('project', projectId);
       const release = ctx.guard.subscriptions.acquire(ctx.identity.name);
       return abortable((signal) => ctx.projectEvents.subscribe(projectId, signal), ctx.signal, release);
     },
