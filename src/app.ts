@@ -63,7 +63,14 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
   const tokens = loadTokensOf(config);
   const history = await openHistory(config, logger, deps);
   const cluster = history.cluster;
-  const audit = cluster?.audit ?? createAuditLog(path.join(config.dataDir, 'audit.log'), config.auditMemoryEntries);
+  const audit =
+    cluster?.audit ??
+    createAuditLog({
+      file: path.join(config.dataDir, 'audit.log'),
+      memoryEntries: config.auditMemoryEntries,
+      maxBytes: config.auditMaxBytes,
+      onError: (err) => logger.error('audit: could not write to audit.log', { err: String(err) }),
+    });
   const { registry, executor } = await createBackend(config, logger, deps);
   const projectEvents = createProjectEvents();
   const streams = createSseStreams();
@@ -155,6 +162,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
     },
     async close() {
       await runs.shutdown(config.shutdownGraceSeconds * 1000);
+      await audit.close?.();
       shutdown.abort();
       streams.closeAll();
       unwatch();

@@ -46,6 +46,8 @@ export interface Config {
   reattachSeconds: number;
   /** How many recent audit entries the `auditLog` query can read from memory (the file keeps all). */
   auditMemoryEntries: number;
+  /** The audit file is rotated before it grows past this (0: never); three rotated files are kept. */
+  auditMaxBytes: number;
   /** Local backend: variables of the server's environment that commands get besides PATH, HOME, LANG and TERM. */
   commandEnv: readonly string[];
   /** PostgreSQL shared by replicas (`postgres://…`); undefined: SQLite (or memory) in this process. */
@@ -119,6 +121,7 @@ const env = z.object({
   RDEV_ON_SHUTDOWN: z.enum(['detach', 'stop']).default('detach'),
   RDEV_REATTACH_SECONDS: int(1, 86_400).default(120),
   RDEV_AUDIT_MEMORY_ENTRIES: int(0, 1_000_000).default(2000),
+  RDEV_AUDIT_MAX_BYTES: int(0).default(100 * 1024 * 1024),
   RDEV_COMMAND_ENV: z
     .string()
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
@@ -208,6 +211,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     onShutdown: e.RDEV_ON_SHUTDOWN,
     reattachSeconds: e.RDEV_REATTACH_SECONDS,
     auditMemoryEntries: e.RDEV_AUDIT_MEMORY_ENTRIES,
+    auditMaxBytes: e.RDEV_AUDIT_MAX_BYTES,
     commandEnv: e.RDEV_COMMAND_ENV,
     databaseUrl: e.RDEV_DATABASE_URL,
     leaseSeconds: e.RDEV_LEASE_SECONDS,

@@ -1,6 +1,5 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { CommandKind, CommandStatus } from '../runs/types.js';
+import { createRotatingFile } from './rotating-file.js';
 
 /** One line of the audit log: a command accepted (and later finished) or refused. */
 export interface AuditEntry {
@@ -31,15 +30,41 @@ export interface AuditLog {
   finished(e: { commandId: string; status: CommandStatus; exitCode: number | null; outputBytes: number; outputSha256: string }): void;
   /** Recent entries, newest first, with `seq < before`. */
   list(options: { before?: number; limit: number }): Promise<AuditEntry[]>;
+  /** Resolves once what was recorded so far is written (tests, shutdown). */
+  flushed?(): Promise<void>;
+  /** Writes what is pending and lets go of the file. */
+  close?(): Promise<void>;
 }
 
-/** An audit log appending to `file` (one JSON object per line, all of it); keeps the newest `keep` entries in memory for `auditLog`. */
-export function createAuditLog(file: string, keep = 2_000): AuditLog {
-  mkdirSync(path.dirname(file), { recursive: true });
+/** Options of {@link createAuditLog}. */
+export interface AuditLogOptions {
+  /** The JSON-lines file (`<data dir>/audit.log`). */
+  file: string;
+  /** Entries kept in memory for `auditLog` (`RDEV_AUDIT_MEMORY_ENTRIES`). */
+  memoryEntries: number;
+  /** The file is rotated before it grows past this many bytes (`RDEV_AUDIT_MAX_BYTES`; 0: never). */
+  maxBytes: number;
+  /**
+   * Rotated files kept beside it (`audit.log.1` the newest).
+   * @default 3
+   */
+  keepFiles?: number | undefined;
+  /** A write failed (those lines are lost; the entries stay in memory). */
+  onError?: ((err: Error) => void) | undefined;
+}
+
+/**
+ * An audit log appending to a file (one JSON object per line), without blocking the event loop:
+ * lines are queued and written in order, and the file is rotated by size. The newest
+ * `memoryEntries` entries are kept in memory for `auditLog`.
+ */
+export function createAuditLog(o: AuditLogOptions): AuditLog & Required<Pick<AuditLog, 'flushed' | 'close'>> {
+  const keep = o.memoryEntries;
+  const out = createRotatingFile(o.file, { maxBytes: o.maxBytes, keepFiles: o.keepFiles, onError: o.onError });
   const recent: AuditEntry[] = [];
   const byCommand = new Map<string, AuditEntry>();
   let seq = 0;
-  const write = (record: Record<string, unknown>): void => appendFileSync(file, JSON.stringify(record) + '\n');
+  const write = (record: Record<string, unknown>): void => out.append(JSON.stringify(record));
   const add = (entry: AuditEntry): void => {
     recent.push(entry);
     if (entry.commandId) byCommand.set(entry.commandId, entry);
@@ -64,9 +89,11 @@ export function createAuditLog(file: string, keep = 2_000): AuditLog {
       write({ event: 'finished', at: finishedAt, ...e });
     },
     async list({ before, limit }) {
-      const out: AuditEntry[] = [];
-      for (let i = recent.length - 1; i >= 0 && out.length < limit; i--) if (before === undefined || recent[i]!.seq < before) out.push(recent[i]!);
-      return out;
+      const page: AuditEntry[] = [];
+      for (let i = recent.length - 1; i >= 0 && page.length < limit; i--) if (before === undefined || recent[i]!.seq < before) page.push(recent[i]!);
+      return page;
     },
+    flushed: () => out.flushed(),
+    close: () => out.close(),
   };
 }

@@ -33,6 +33,12 @@ function auditFile(): Array<Record<string, any>> {
     .map((line) => JSON.parse(line));
 }
 
+/** The lines of audit.log that `pick` selects, once there are `count` of them (the file is written after the call returns). */
+async function auditLines(pick: (line: Record<string, any>) => boolean, count: number): Promise<Array<Record<string, any>>> {
+  await until(() => auditFile().filter(pick).length >= count, 10_000, `${count} matching lines in audit.log`);
+  return auditFile().filter(pick);
+}
+
 async function commandAs(token: string, id: string): Promise<Record<string, any>> {
   return (await gqlDataAs(t.url, token, `query($id: ID!) { command(id: $id) { status exitCode output { seq text } } }`, { id })).command;
 }
@@ -78,8 +84,8 @@ describe('an accepted command', () => {
     expect(Date.parse(entries[0]!.finishedAt)).toBeGreaterThanOrEqual(Date.parse(entries[0]!.at));
   });
 
-  it('is in audit.log: an "accepted" line, then a "finished" line with the same outcome', () => {
-    const lines = auditFile().filter((l) => l.commandId === id);
+  it('is in audit.log: an "accepted" line, then a "finished" line with the same outcome', async () => {
+    const lines = await auditLines((l) => l.commandId === id, 2);
     expect(lines).toEqual([
       {
         event: 'accepted',
@@ -148,7 +154,7 @@ describe('a refused command', () => {
     const entries = (await auditLog()).filter((e) => JSON.stringify(e.argv) === JSON.stringify(argv));
     const refused = { decision: 'REFUSED', caller, projectId: 'alpha', kind, argv, commandId: null, refusal: { code, message }, status: null, exitCode: null, outputBytes: null, outputSha256: null, finishedAt: null };
     expect(entries).toEqual([{ seq: expect.any(Number), at: expect.any(String), ...refused }]);
-    expect(auditFile().filter((l) => JSON.stringify(l.argv) === JSON.stringify(argv))).toEqual([{ event: 'refused', seq: entries[0]!.seq, at: expect.any(String), ...refused }]);
+    expect(await auditLines((l) => JSON.stringify(l.argv) === JSON.stringify(argv), 1)).toEqual([{ event: 'refused', seq: entries[0]!.seq, at: expect.any(String), ...refused }]);
   });
 
   it("a viewer's POST /projects/{id}/shell is refused with 403 and recorded as REFUSED", async () => {

@@ -18,6 +18,8 @@ describe('loadConfig', () => {
       maxConcurrentPerProject: 4,
       maxQueued: 100,
       heartbeatSeconds: 15,
+      auditMemoryEntries: 2000,
+      auditMaxBytes: 100 * 1024 * 1024,
     });
   });
   it('defaults to the kube backend inside a cluster', () => {
