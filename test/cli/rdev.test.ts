@@ -31,7 +31,14 @@ async function freePort(): Promise<number> {
 }
 
 async function startServer(): Promise<void> {
-  const env = { ...claudeStandinEnv(path.join(dir, 'claude-state')), PORT: String(port), RDEV_DATA_DIR: path.join(dir, 'data'), RDEV_LOG_LEVEL: 'info' };
+  // RDEV_COMMAND_ENV: the stand-in's state directory reaches Claude runs (commands get only PATH, HOME, LANG, TERM by default).
+  const env = {
+    ...claudeStandinEnv(path.join(dir, 'claude-state')),
+    PORT: String(port),
+    RDEV_DATA_DIR: path.join(dir, 'data'),
+    RDEV_LOG_LEVEL: 'info',
+    RDEV_COMMAND_ENV: 'CLAUDE_STANDIN_STATE',
+  };
   const child = spawn(process.execPath, ['dist/server.js'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (b) => (output += b));
@@ -160,7 +167,8 @@ describe('rdev', () => {
     r.child.kill('SIGINT');
     expect(await r.exited).toBe(EXIT.CANCELED);
     expect(r.stderr()).toMatch(/^rdev: canceling cmd-demo-\S+… \(Ctrl-C again to leave it running\)\n$/);
-    expect(pidsWith(marker)).toEqual([]);
+    // Gone (the supervisor, whose argv names the command too, leaves a moment after the exit record).
+    await until(() => pidsWith(marker).length === 0, 5_000, 'the remote process to be gone');
     const id = /canceling (\S+)…/.exec(r.stderr())![1]!;
     expect((await gqlData(url, 'query($id: ID!) { command(id: $id) { status } }', { id })).command.status).toBe('CANCELED');
     expect((await rdevDone(['cancel', id])).stdout).toBe(`${id} CANCELED\n`);
