@@ -43,7 +43,7 @@ export interface StartServerOptions {
   inspect?: boolean;
   /**
    * How long the process may take to log `listening` (tsx compiles on the way).
-   * @default 30000
+   * @default 90000 (tsx compiles first; a 2-core machine running other suites beside took over 30 s)
    */
   startTimeoutMs?: number;
   /**
@@ -91,7 +91,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   };
-  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  const timeoutMs = options.startTimeoutMs ?? 90_000;
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the server did not log "listening" within ${timeoutMs} ms:\n${log()}`)), timeoutMs);
