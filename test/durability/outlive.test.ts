@@ -9,11 +9,11 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EventSource } from 'eventsource';
-import { createClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND_EVENTS, gqlData, runShell, waitFinal } from '../api/client.js';
+import { gqlData, runShell, waitFinal } from '../api/client.js';
 import { CLAUDE_DIRECTIVES, claudeStandinEnv, linesDirective } from '../support/claude/index.js';
 import { startKubeApiServer, type KubeApiServer } from '../support/kube-api/index.js';
+import { resumingSubscriber, type Event } from './resuming-subscriber.js';
 import { pollUntil, startServer, type ServerProcess } from './server-process.js';
 
 const LINES = 120;
@@ -24,34 +24,7 @@ const PROMPT = `count ${linesDirective(MESSAGES)} ${CLAUDE_DIRECTIVES.slow}`;
 const RUN_CLAUDE = `mutation($input: RunClaudeInput!) { runClaude(input: $input) { id } }`;
 const OUTPUT = `query($id: ID!) { command(id: $id) { output(first: 1000) { stream text } } }`;
 
-type Event = { __typename: string; seq: number; stream?: string; text?: string; type?: string; status?: string; exitCode?: number | null };
-
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-
-/** A graphql-sse subscriber that resumes with `after` (the last seq it holds) whenever its stream breaks, until CommandCompleted. */
-function resumingSubscriber(url: () => string, id: string): { events: Event[]; done: Promise<void> } {
-  const events: Event[] = [];
-  const done = (async () => {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const client = createClient({ url: `${url()}/graphql/stream`, retryAttempts: 0 });
-      try {
-        const after = events.at(-1)?.seq ?? 0;
-        for await (const result of client.iterate({ query: COMMAND_EVENTS, variables: { id, after } })) {
-          if (result.errors) throw new Error(JSON.stringify(result.errors));
-          events.push(result.data!.commandEvents as Event);
-        }
-        if (events.at(-1)?.__typename === 'CommandCompleted') return;
-      } catch {
-        // the server went away under it: try again
-      } finally {
-        client.dispose();
-      }
-      await new Promise((r) => setTimeout(r, 100)); // reconnect pacing, as a client's backoff
-    }
-    throw new Error('the subscriber never saw CommandCompleted');
-  })();
-  return { events, done };
-}
 
 /** A REST EventSource on one command: it reconnects by itself (with Last-Event-ID) until `complete`. */
 function restSubscriber(url: string, projectId: string, id: string): { frames: Array<{ id: string; event: string; data: any }>; done: Promise<void>; close(): void } {

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { EventSource } from 'eventsource';
 import { createClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND_EVENTS, gql, gqlData, runShell, waitFinal } from '../api/client.js';
+import { gql, gqlData, runShell, waitFinal } from '../api/client.js';
+import { resumingSubscriber, type Event } from '../durability/resuming-subscriber.js';
 import { pollUntil } from '../durability/server-process.js';
 import { startReplicaSet, type ReplicaSet } from './replica-set.js';
 
@@ -18,34 +19,8 @@ const COUNTER = `i=0; while [ $i -lt ${LINES} ]; do i=$((i+1)); echo "line $i"; 
 const COUNTER_TEXT = Array.from({ length: LINES }, (_, i) => `line ${i + 1}\n`).join('');
 const OUTPUT = `query($id: ID!) { command(id: $id) { output(first: 1000) { seq stream text } } }`;
 
-type Event = { __typename: string; seq: number; stream?: string; text?: string; status?: string; exitCode?: number | null };
-
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const stdoutOf = (events: Event[]): string => events.filter((e) => e.__typename === 'CommandOutput' && e.stream === 'STDOUT').map((e) => e.text).join('');
-
-/** A graphql-sse subscriber that resumes with `after` on whichever replica `url()` names when its stream breaks, until CommandCompleted. */
-function resumingSubscriber(url: () => string, id: string): { events: Event[]; done: Promise<void> } {
-  const events: Event[] = [];
-  const done = (async () => {
-    for (let attempt = 0; attempt < 300; attempt++) {
-      const client = createClient({ url: `${url()}/graphql/stream`, retryAttempts: 0 });
-      try {
-        for await (const result of client.iterate({ query: COMMAND_EVENTS, variables: { id, after: events.at(-1)?.seq ?? 0 } })) {
-          if (result.errors) throw new Error(JSON.stringify(result.errors));
-          events.push(result.data!.commandEvents as Event);
-        }
-        if (events.at(-1)?.__typename === 'CommandCompleted') return;
-      } catch {
-        // its replica went away: resume on the one url() names now
-      } finally {
-        client.dispose();
-      }
-      await new Promise((r) => setTimeout(r, 100)); // a client's reconnect pacing
-    }
-    throw new Error('the subscriber never saw CommandCompleted');
-  })();
-  return { events, done };
-}
 
 const PROJECT_EVENTS = `subscription { projectEvents(projectId: "demo") {
   __typename
@@ -101,11 +76,11 @@ describe('replicas on PostgreSQL', () => {
     const projects = ['b', 'c'].map((name) => projectSubscriber(set.url(name)));
     for (const name of ['b', 'c']) await pollUntil(`the project subscription on ${name}`, () => metric(set.url(name), 'rdev_graphql_subscriptions_open'), (n) => n >= 1, 30_000);
     const id = await runShell(set.url('a'), 'demo', COUNTER);
-    const onB = resumingSubscriber(() => set.url('b'), id);
-    const onC = resumingSubscriber(() => set.url('c'), id);
+    const onB = resumingSubscriber(() => set.url('b'), id, 300);
+    const onC = resumingSubscriber(() => set.url('c'), id, 300);
     // Starts on A, moves to B when A dies.
     let home = 'a';
-    const mover = resumingSubscriber(() => set.url(home), id);
+    const mover = resumingSubscriber(() => set.url(home), id, 300);
     const rest = new EventSource(`${set.url('b')}/projects/demo/events?stream_id=${id}`);
     const frames: Array<{ id: string; event: string; data: any }> = [];
     const restDone = new Promise<void>((resolve) => {
@@ -169,7 +144,7 @@ describe('replicas on PostgreSQL', () => {
 
   it('a replica paused past its lease (SIGSTOP) appends nothing once resumed: the command ends SUCCEEDED with every byte once', async () => {
     const id = await runShell(set.url('a'), 'demo', COUNTER);
-    const onC = resumingSubscriber(() => set.url('c'), id);
+    const onC = resumingSubscriber(() => set.url('c'), id, 300);
     const a = set.replicas.get('a')!;
     try {
       await pollUntil('output before the pause', () => onC.events.length, (n) => n >= 5, 30_000);
@@ -193,7 +168,7 @@ describe('replicas on PostgreSQL', () => {
 
   it('SIGTERM (a deploy) hands the leases over at once: the command is taken over without waiting for the lease to run out, and ends SUCCEEDED with every byte once', async () => {
     const id = await runShell(set.url('a'), 'demo', COUNTER);
-    const onB = resumingSubscriber(() => set.url('b'), id);
+    const onB = resumingSubscriber(() => set.url('b'), id, 300);
     try {
       await pollUntil('output before the SIGTERM', () => onB.events.length, (n) => n >= 5, 30_000);
       const a = set.replicas.get('a')!;
@@ -246,7 +221,7 @@ describe('replicas on PostgreSQL', () => {
 
   it('PostgreSQL restarted mid-stream: nothing lost, /ready 503 while it is away, then 200', async () => {
     const id = await runShell(set.url('b'), 'demo', COUNTER);
-    const onA = resumingSubscriber(() => set.url('a'), id);
+    const onA = resumingSubscriber(() => set.url('a'), id, 300);
     await pollUntil('output before the restart', () => onA.events.length, (n) => n >= 5, 30_000);
     await set.postgres.stop();
     const down = await pollUntil('/ready 503', () => fetch(`${set.url('b')}/ready`).then((r) => r.status), (s) => s === 503, 30_000);

@@ -1,32 +1,19 @@
 // The PostgreSQL store while its database goes away and comes back (a restart of the real server
 // of test/support/postgres.ts) or refuses a write: nothing lost, repeated or thrown, nothing wedged.
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import type { CommandEvent, NewCommandEvent } from '../../src/runs/types.js';
-import { openPgStore, type PgStore, type PgStoreOptions } from '../../src/store/postgres/index.js';
-import { startPostgres, type PgCluster } from '../support/postgres.js';
+import { type PgStore, type PgStoreOptions } from '../../src/store/postgres/index.js';
+import { usePgStores } from './pg-fixture.js';
 
-let cluster: PgCluster;
-beforeAll(async () => {
-  cluster = await startPostgres();
-});
-afterAll(() => cluster?.remove());
-
-const opened: PgStore[] = [];
+const stores = usePgStores('faults', { beforeClose: (cluster) => cluster.start() }); // a test that failed midway may have left it stopped
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
 beforeAll(() => void process.on('unhandledRejection', onUnhandled));
 afterAll(() => void process.off('unhandledRejection', onUnhandled));
-afterEach(async () => {
-  await cluster.start(); // a test that failed midway may have left it stopped
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
 
-let databases = 0;
 async function open(url: string, replicaId: string, options: Partial<PgStoreOptions> = {}): Promise<PgStore> {
-  const store = await openPgStore({ url, replicaId, flushMs: 10, ...options });
-  opened.push(store);
-  return store;
+  return stores.open({ url, replicaId, flushMs: 10, ...options });
 }
 
 const at = new Date('2026-11-25T10:00:00Z');
@@ -42,7 +29,7 @@ const WAIT = { timeout: 30_000, interval: 20 };
 
 describe('postgres store across a database restart', () => {
   it('loses and repeats nothing of what was appended while the database was down, reports health, and never throws', async () => {
-    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const url = await stores.freshDatabase();
     const a = await open(url, 'a');
     const b = await open(url, 'b');
     const command = await a.commands.insert({
@@ -81,7 +68,7 @@ describe('postgres store across a database restart', () => {
     await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(200), WAIT);
     expect(a.healthy()).toBe(true);
 
-    await cluster.stop();
+    await stores.cluster.stop();
     for (let i = 0; i < 20; i++) {
       updates.push((await appendSome(10)).written);
       await new Promise((resolve) => setImmediate(resolve));
@@ -91,7 +78,7 @@ describe('postgres store across a database restart', () => {
     expect(a.stats().pendingBytes).toBeGreaterThan(0);
     for (let i = 0; i < 20; i++) updates.push((await appendSome(10)).written);
 
-    await cluster.start();
+    await stores.cluster.start();
     await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(600), WAIT);
     await vi.waitFor(() => expect(a.healthy()).toBe(true), WAIT);
     await Promise.all(updates);
@@ -109,13 +96,13 @@ describe('postgres store across a database restart', () => {
   });
 
   it('says it is backlogged while more output than its bound waits for the database, and drained once written', async () => {
-    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const url = await stores.freshDatabase();
     const a = await open(url, 'a', { maxPendingBytes: 10_000 });
     const id = 'cmd-demo-0001abcdef';
     await a.log.append(id, [out('first\n')]);
     await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(1), WAIT);
 
-    await cluster.stop();
+    await stores.cluster.stop();
     expect(a.log.backlogged()).toBe(false);
     for (let i = 0; i < 30; i++) await a.log.append(id, [out('y'.repeat(999) + '\n')]);
     expect(a.log.backlogged()).toBe(true);
@@ -125,7 +112,7 @@ describe('postgres store across a database restart', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(drained).toBe(false);
 
-    await cluster.start();
+    await stores.cluster.start();
     await draining;
     expect(a.log.backlogged()).toBe(false);
     await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(31), WAIT);
@@ -135,7 +122,7 @@ describe('postgres store across a database restart', () => {
 
 describe('postgres store when the database refuses a write', () => {
   it('drops only the command whose writes the database refuses, and writes the rest of its batch', async () => {
-    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const url = await stores.freshDatabase();
     const lines: string[] = [];
     const a = await open(url, 'a', { flushMs: 60_000, logger: createLogger('error', (line) => void lines.push(line)) });
     const [bad, good] = ['cmd-demo-0001aaaaaa', 'cmd-demo-0002bbbbbb'];

@@ -1,31 +1,19 @@
 // The PostgreSQL event log across replicas: two (or three) stores on one database, as two
 // processes would be, on a real server (test/support/postgres.ts).
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { NewCommand } from '../../src/runs/command-store.js';
 import type { CommandEvent, NewCommandEvent } from '../../src/runs/types.js';
-import { FencedError, openPgStore, type PgStore, type PgStoreOptions } from '../../src/store/postgres/index.js';
-import { startPostgres, type PgCluster } from '../support/postgres.js';
+import { FencedError, type PgStore, type PgStoreOptions } from '../../src/store/postgres/index.js';
+import { usePgStores } from './pg-fixture.js';
 
-let cluster: PgCluster;
-beforeAll(async () => {
-  cluster = await startPostgres();
-});
-afterAll(() => cluster?.remove());
-
-const opened: PgStore[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-
-let databases = 0;
-const freshDatabase = (): Promise<string> => cluster.createDatabase(`log_${++databases}`);
-
+const stores = usePgStores('log');
+/** A fresh, empty database. */
+const freshDatabase = (): Promise<string> => stores.freshDatabase();
 async function open(url: string, replicaId: string, options: Partial<PgStoreOptions> = {}): Promise<PgStore> {
-  const store = await openPgStore({ url, replicaId, flushMs: 10, ...options });
-  opened.push(store);
-  return store;
+  return stores.open({ url, replicaId, flushMs: 10, ...options });
 }
+
 
 /** Two replicas on one fresh database, and a command inserted by the first. */
 async function twoReplicas(options: Partial<PgStoreOptions> = {}): Promise<{ url: string; a: PgStore; b: PgStore; id: string }> {

@@ -1,30 +1,15 @@
 // Retention on PostgreSQL (src/cluster/pg-retention.ts) on a real server: output of finished
 // commands goes oldest first by age and by total size, the record and the completed event stay,
 // a running command is never touched, and two replicas pruning at once count nothing twice.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prunePg } from '../../src/cluster/pg-retention.js';
 import type { NewCommand } from '../../src/runs/command-store.js';
 import type { Command } from '../../src/runs/types.js';
-import { openPgStore, type PgStore } from '../../src/store/postgres/index.js';
-import { startPostgres, type PgCluster } from '../support/postgres.js';
+import { type PgStore } from '../../src/store/postgres/index.js';
+import { usePgStores } from './pg-fixture.js';
 
-let cluster: PgCluster;
-beforeAll(async () => {
-  cluster = await startPostgres();
-});
-afterAll(() => cluster?.remove());
-
-const opened: PgStore[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-
-let databases = 0;
-async function fresh(): Promise<PgStore> {
-  const store = await openPgStore({ url: await cluster.createDatabase(`retention_${++databases}`), replicaId: 'r1', flushMs: 5 });
-  opened.push(store);
-  return store;
-}
+const stores = usePgStores('retention');
+const fresh = async (): Promise<PgStore> => stores.open({ url: await stores.freshDatabase(), replicaId: 'r1', flushMs: 5 });
 
 const draft = (): NewCommand => ({
   projectId: 'demo',
@@ -76,9 +61,9 @@ describe('retention on PostgreSQL', () => {
   });
 
   it('prunes by total size until the rest fits, and two replicas pruning at once count each command once', async () => {
-    const store = await fresh();
-    const other = await openPgStore({ url: cluster.url(`retention_${databases}`), replicaId: 'r2' });
-    opened.push(other);
+    const url = await stores.freshDatabase();
+    const store = await stores.open({ url, replicaId: 'r1', flushMs: 5 });
+    const other = await stores.open({ url, replicaId: 'r2' });
     const ids = [];
     for (let i = 0; i < 6; i++) ids.push((await command(store, 10, 1000 + i)).id); // 1,000 bytes each
     const [a, b] = await Promise.all([prunePg(store.db, { maxOutputBytes: 2500, now: 5000 }), prunePg(other.db, { maxOutputBytes: 2500, now: 5000 })]);

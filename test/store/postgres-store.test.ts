@@ -1,32 +1,19 @@
 // The PostgreSQL store's schema, command records and idempotency keys, on a real server
 // (test/support/postgres.ts): one cluster for the file, one database per test.
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NewCommand } from '../../src/runs/command-store.js';
 import { IDEMPOTENCY_WINDOW_MS } from '../../src/store/idempotency.js';
 import { openPgStore, PG_SCHEMA_VERSION, type PgStore, type PgStoreOptions } from '../../src/store/postgres/index.js';
-import { startPostgres, type PgCluster } from '../support/postgres.js';
+import { usePgStores } from './pg-fixture.js';
 
-let cluster: PgCluster;
-beforeAll(async () => {
-  cluster = await startPostgres();
-});
-afterAll(() => cluster?.remove());
-
-const opened: PgStore[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-});
-
-let databases = 0;
+const stores = usePgStores('store');
 /** A fresh, empty database. */
-const freshDatabase = (): Promise<string> => cluster.createDatabase(`store_${++databases}`);
-
+const freshDatabase = (): Promise<string> => stores.freshDatabase();
 async function open(url: string, options: Partial<PgStoreOptions> = {}): Promise<PgStore> {
-  const store = await openPgStore({ url, replicaId: 'r1', flushMs: 10, ...options });
-  opened.push(store);
-  return store;
+  return stores.open({ url, replicaId: 'r1', flushMs: 10, ...options });
 }
+
 
 async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
