@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphiQLOptions } from 'graphql-yoga';
+import { PAGE_CSP_META } from './page-csp.js';
 
 /**
  * GraphiQL served by this server, offline. Yoga's default page loads GraphiQL from a CDN (blank
@@ -12,19 +13,6 @@ import type { GraphiQLOptions } from 'graphql-yoga';
 
 /** Where the assets are served. */
 export const GRAPHIQL_ASSETS_PATH = '/graphiql/';
-
-/** Everything the page loads comes from this server (Monaco's workers included); a <meta>, as Yoga renders only the body. */
-const PAGE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ');
 
 /** Before the bundle: where Monaco finds its workers (on this server, not in blobs of inlined text). */
 const START_JS = `self.MonacoEnvironment = {
@@ -74,7 +62,7 @@ export function createGraphiQL(): GraphiQL {
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${PAGE_CSP}">
+<meta http-equiv="Content-Security-Policy" content="${PAGE_CSP_META}">
 <title>${title}</title>
 <link rel="icon" href="${GRAPHIQL_ASSETS_PATH}favicon.ico">
 <link rel="stylesheet" href="${GRAPHIQL_ASSETS_PATH}graphiql.css">

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { openApiDocument } from './openapi.js';
 import type { RouteRequest } from './router.js';
+import { PAGE_CSP_HEADER } from '../http/page-csp.js';
 
 /**
  * `/`, `/openapi.json` and `/docs`: where a person starts. `/docs` is Scalar's API reference,
@@ -11,20 +12,6 @@ import type { RouteRequest } from './router.js';
  * latter installs), configured to load no fonts and send no telemetry; the page's
  * Content-Security-Policy keeps it from reaching any other origin.
  */
-
-/** Where the pages may load from: this server only (the bundle injects its styles inline). */
-const PAGE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ');
 
 /** Scalar's configuration: this document, nothing fetched from elsewhere. */
 const SCALAR_CONFIGURATION = {
@@ -72,7 +59,7 @@ export function serveDocs(_: unknown, r: RouteRequest): void {
 </body>
 </html>
 `;
-  sendText(r, 'text/html; charset=utf-8', html, { 'content-security-policy': PAGE_CSP });
+  sendText(r, 'text/html; charset=utf-8', html, { 'content-security-policy': PAGE_CSP_HEADER });
 }
 
 /** `GET /docs/scalar.js`: the standalone bundle, streamed from the package. */
@@ -118,5 +105,5 @@ export function serveRoot(_: unknown, r: RouteRequest): void {
 </body>
 </html>
 `;
-  sendText(r, 'text/html; charset=utf-8', html, { 'content-security-policy': PAGE_CSP });
+  sendText(r, 'text/html; charset=utf-8', html, { 'content-security-policy': PAGE_CSP_HEADER });
 }
