@@ -311,12 +311,11 @@ export async function finishCommand(
   state: FinalState,
   meter: OutputMeter = new OutputMeter(0),
 ): Promise<Command> {
-  // The final status is visible at once (the live record): by then, every byte of output before it must be readable.
-  await d.log.flushed?.();
   const finishedAt = new Date();
   const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
   const patch = { ...state, finishedAt, durationMs };
-  // The store first: it compares with the record as it was (and keeps showing it until the end is durable).
+  // The store first: it compares with the record as it was, and shows the end only once it is durable
+  // (written after, hence with, every event appended before it: readers never see an end before its output).
   const written = d.store.update(command.id, patch);
   Object.assign(command, patch);
   const completed = d.log.append(command.id, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
