@@ -11,19 +11,22 @@ import type { Claimed } from './admission.js';
  */
 
 /**
- * Extends the leases `owner` holds on `held` (command id → epoch); returns the ids whose lease
- * is still this replica's. A held command missing from the answer was taken over (or ended).
+ * Extends the leases `owner` holds on `held` (command id → epoch); returns the commands whose
+ * lease is still this replica's, with the stop asked for each (null: none). A held command missing
+ * from the answer was taken over (or ended). The stop requests are here so that one whose
+ * notification was missed (sent before the run was launched here, or while LISTEN reconnected)
+ * is carried out on the next beat.
  */
-export async function renewLeases(query: Query, owner: Owner, held: ReadonlyMap<string, number>): Promise<Set<string>> {
-  if (held.size === 0) return new Set();
-  const { rows } = await query<{ id: string }>(
+export async function renewLeases(query: Query, owner: Owner, held: ReadonlyMap<string, number>): Promise<Map<string, string | null>> {
+  if (held.size === 0) return new Map();
+  const { rows } = await query<{ id: string; stop_requested: string | null }>(
     `UPDATE commands AS c SET lease_until = now() + $2 * interval '1 second'
      FROM unnest($3::text[], $4::bigint[]) AS h(id, epoch)
      WHERE c.id = h.id AND c.epoch = h.epoch AND c.owner = $1 AND c.status = 'RUNNING'
-     RETURNING c.id`,
+     RETURNING c.id, c.stop_requested`,
     [owner.replicaId, owner.leaseSeconds, [...held.keys()], [...held.values()]],
   );
-  return new Set(rows.map((r) => r.id));
+  return new Map(rows.map((r) => [r.id, r.stop_requested]));
 }
 
 /**

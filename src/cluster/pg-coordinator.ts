@@ -7,6 +7,7 @@ import type { Command } from '../runs/types.js';
 import type { Fence } from '../store/postgres/fence.js';
 import type { Db } from '../store/postgres/pool.js';
 import { admit, cancelQueued, claimQueued, requestStop, type Claimed, type Owner } from './admission.js';
+import { Turns } from '../runs/turns.js';
 import { releaseLeases, renewLeases, takeOver } from './leases.js';
 
 /** What the cluster coordinator needs of the PostgreSQL store. */
@@ -62,7 +63,7 @@ export class PgCoordinator implements Coordinator {
   /** Commands let go at shutdown (detached, still RUNNING): their leases are handed over by {@link releaseLeases}. */
   private readonly handOver = new Map<string, number>();
   /** This replica's own steps on the database (admit, claim, take over, renew) take turns, so `held` is always current. */
-  private turn: Promise<unknown> = Promise.resolve();
+  private readonly turns = new Turns();
   private readonly timer: NodeJS.Timeout;
   private readonly unlisten: Array<() => void> = [];
   private closed = false;
@@ -89,7 +90,7 @@ export class PgCoordinator implements Coordinator {
   }
 
   admit(request: AdmitRequest): Promise<{ command: Command; reused: boolean }> {
-    return this.serial(async () => {
+    return this.turns.run(async () => {
       if (this.closed) throw new Error('the coordinator is closed');
       const admitted = await this.o.store.db.transaction((q) =>
         admit(q, { draft: request.draft, caller: request.caller, key: request.idempotencyKey, stdin: request.stdin, limits: this.o.limits, owner: this.o.owner }),
@@ -110,7 +111,7 @@ export class PgCoordinator implements Coordinator {
   }
 
   async adopt(): Promise<{ running: number; queued: number }> {
-    const taken = await this.serial(() => this.takeOverExpired());
+    const taken = await this.turns.run(() => this.takeOverExpired());
     await this.pumpNow();
     return { running: taken, queued: (await this.counts()).queued };
   }
@@ -151,7 +152,7 @@ export class PgCoordinator implements Coordinator {
     this.closed = true;
     clearInterval(this.timer);
     for (const off of this.unlisten.splice(0)) off();
-    await this.turn.catch(() => {});
+    await this.turns.idle();
   }
 
   /** Hands the leases of what this replica detached to the others at once (after its last writes are durable). */
@@ -165,12 +166,6 @@ export class PgCoordinator implements Coordinator {
     return this.runs.size;
   }
 
-  private serial<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.turn.then(step);
-    this.turn = next.catch(() => {});
-    return next;
-  }
-
   /** Runs a command here: it holds the lease at `epoch` until it ends, detaches or loses it. */
   private launch(c: Claimed, mode: 'start' | 'adopt'): void {
     const { command, epoch } = c;
@@ -178,7 +173,7 @@ export class PgCoordinator implements Coordinator {
     this.o.store.commands.adoptLive(command);
     const run = this.o.launch(command, mode, c.stdin);
     this.runs.set(command.id, { run, epoch });
-    if (c.stopRequested === 'cancel' || c.stopRequested === 'shutdown') run.requestStop(c.stopRequested);
+    requestStopIfAsked(run, c.stopRequested);
     void run.done.then(async () => {
       if (this.runs.get(command.id)?.run !== run) return;
       this.runs.delete(command.id);
@@ -205,17 +200,22 @@ export class PgCoordinator implements Coordinator {
   /** Every third of the lease: renew, take over what ran out, look at the queue. */
   private beat(): void {
     if (this.closed) return;
-    void this.serial(async () => {
+    void this.turns.run(async () => {
       const held = new Map([...this.runs].map(([id, r]) => [id, r.epoch]));
       const kept = await renewLeases(this.o.store.db.query, this.o.owner, held);
-      for (const id of held.keys()) if (!kept.has(id) && this.runs.get(id)?.epoch === held.get(id)) this.lost(id, 'the lease could not be renewed');
+      for (const id of held.keys()) {
+        const local = this.runs.get(id);
+        if (!local || local.epoch !== held.get(id)) continue;
+        if (!kept.has(id)) this.lost(id, 'the lease could not be renewed');
+        else requestStopIfAsked(local.run, kept.get(id) ?? null);
+      }
       await this.takeOverExpired();
     })
       .then(() => this.pumpNow())
       .catch((err: unknown) => this.o.logger.warn('lease beat failed (the database may be away); will retry', { err: String(err) }));
   }
 
-  /** Takes over expired leases; returns how many. Call inside {@link serial}. */
+  /** Takes over expired leases; returns how many. Call inside {@link turns}. */
   private async takeOverExpired(): Promise<number> {
     if (this.closed) return 0;
     const taken = await this.o.store.db.transaction((q) => takeOver(q, this.o.owner, this.runs.keys()));
@@ -242,7 +242,7 @@ export class PgCoordinator implements Coordinator {
       do {
         this.pumpAgain = false;
         if (this.closed) return;
-        await this.serial(async () => {
+        await this.turns.run(async () => {
           const claimed = await this.o.store.db.transaction((q) => claimQueued(q, this.o.limits, this.o.owner));
           for (const c of claimed) this.launch(c, 'start');
         });
@@ -255,4 +255,9 @@ export class PgCoordinator implements Coordinator {
   private notifyStatus(commandId: string): void {
     void this.o.store.notifications.notify('rdev_status', { replica: this.o.owner.replicaId, commandId }).catch(() => {});
   }
+}
+
+/** Carries out a stop asked for through the command's row (`stop_requested`); a run already stopping ignores it. */
+function requestStopIfAsked(run: LocalRun, asked: string | null): void {
+  if (asked === 'cancel' || asked === 'shutdown') run.requestStop(asked);
 }

@@ -3,6 +3,7 @@ import type { CommandStore } from './command-store.js';
 import type { AdmitRequest, Coordinator, LocalRun } from './coordinator.js';
 import type { CoordinatorHooks } from './run-manager.js';
 import { Scheduler, type SchedulerLimits } from './scheduler.js';
+import { Turns } from './turns.js';
 import type { Command } from './types.js';
 
 /** What a {@link LocalCoordinator} is built from. */
@@ -19,17 +20,15 @@ export interface LocalCoordinatorOptions extends Pick<CoordinatorHooks, 'launch'
  */
 export class LocalCoordinator implements Coordinator {
   private readonly scheduler: Scheduler<LocalRun>;
-  /** The admission in progress: the next one waits for it. */
-  private admitting: Promise<unknown> = Promise.resolve();
+  /** Admissions, one at a time. */
+  private readonly admitting = new Turns();
 
   constructor(private readonly o: LocalCoordinatorOptions) {
     this.scheduler = new Scheduler(o.limits, (command, stdin) => o.launch(command, 'start', stdin));
   }
 
   admit(request: AdmitRequest): Promise<{ command: Command; reused: boolean }> {
-    const next = this.admitting.then(() => this.admitNow(request));
-    this.admitting = next.catch(() => {});
-    return next;
+    return this.admitting.run(() => this.admitNow(request));
   }
 
   private async admitNow({ draft, caller, idempotencyKey: key, stdin }: AdmitRequest): Promise<{ command: Command; reused: boolean }> {
@@ -83,6 +82,6 @@ export class LocalCoordinator implements Coordinator {
   }
 
   async close(): Promise<void> {
-    await this.admitting;
+    await this.admitting.idle();
   }
 }
