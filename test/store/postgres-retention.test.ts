@@ -3,35 +3,17 @@
 // a running command is never touched, and two replicas pruning at once count nothing twice.
 import { describe, expect, it } from 'vitest';
 import { prunePg } from '../../src/cluster/pg-retention.js';
-import type { NewCommand } from '../../src/runs/command-store.js';
 import type { Command } from '../../src/runs/types.js';
 import { type PgStore } from '../../src/store/postgres/index.js';
+import { draftOf } from './helpers.js';
 import { usePgStores } from './pg-fixture.js';
 
 const stores = usePgStores('retention');
 const fresh = async (): Promise<PgStore> => stores.open({ url: await stores.freshDatabase(), replicaId: 'r1', flushMs: 5 });
 
-const draft = (): NewCommand => ({
-  projectId: 'demo',
-  kind: 'SHELL',
-  argv: ['sh', '-c', 'x'],
-  workdir: '',
-  timeoutSeconds: 60,
-  status: 'RUNNING',
-  exitCode: null,
-  error: null,
-  createdAt: new Date(0),
-  startedAt: new Date(0),
-  finishedAt: null,
-  durationMs: null,
-  claude: null,
-  prunedAt: null,
-  spool: null,
-});
-
 /** A command with `lines` output events of 100 bytes each, finished at `finishedAt` (epoch ms), or still running. */
 async function command(store: PgStore, lines: number, finishedAt: number | null): Promise<Command> {
-  const c = await store.commands.insert(draft());
+  const c = await store.commands.insert(draftOf(0, { status: 'RUNNING', startedAt: new Date(0) }));
   await store.log.append(
     c.id,
     Array.from({ length: lines }, () => ({ type: 'output' as const, stream: 'STDOUT' as const, text: `${'x'.repeat(99)}\n`, at: new Date(0) })),
