@@ -72,7 +72,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
       onError: (err) => logger.error('audit: could not write to audit.log', { err: String(err) }),
     });
   const { registry, executor } = await createBackend(config, logger, deps);
-  const projectEvents = createProjectEvents();
+  const projectEvents = createProjectEvents({ maxQueued: config.maxSubscriberBacklog });
   const streams = createSseStreams();
   // Read at scrape time; `runs` is built just below.
   const metrics = createMetrics({ counts: () => runs.counts(), sseConnections: () => streams.count() });

@@ -48,6 +48,8 @@ export interface Config {
   auditMemoryEntries: number;
   /** The audit file is rotated before it grows past this (0: never); three rotated files are kept. */
   auditMaxBytes: number;
+  /** Events a projectEvents subscriber may have waiting before it is ended (SLOW_SUBSCRIBER). */
+  maxSubscriberBacklog: number;
   /** Local backend: variables of the server's environment that commands get besides PATH, HOME, LANG and TERM. */
   commandEnv: readonly string[];
   /** PostgreSQL shared by replicas (`postgres://…`); undefined: SQLite (or memory) in this process. */
@@ -122,6 +124,7 @@ const env = z.object({
   RDEV_REATTACH_SECONDS: int(1, 86_400).default(120),
   RDEV_AUDIT_MEMORY_ENTRIES: int(0, 1_000_000).default(2000),
   RDEV_AUDIT_MAX_BYTES: int(0).default(100 * 1024 * 1024),
+  RDEV_MAX_SUBSCRIBER_BACKLOG: int(1, 1_000_000).default(1000),
   RDEV_COMMAND_ENV: z
     .string()
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
@@ -212,6 +215,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     reattachSeconds: e.RDEV_REATTACH_SECONDS,
     auditMemoryEntries: e.RDEV_AUDIT_MEMORY_ENTRIES,
     auditMaxBytes: e.RDEV_AUDIT_MAX_BYTES,
+    maxSubscriberBacklog: e.RDEV_MAX_SUBSCRIBER_BACKLOG,
     commandEnv: e.RDEV_COMMAND_ENV,
     databaseUrl: e.RDEV_DATABASE_URL,
     leaseSeconds: e.RDEV_LEASE_SECONDS,

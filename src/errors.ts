@@ -11,6 +11,8 @@ export const ERROR_HTTP_STATUS = {
   QUERY_TOO_COMPLEX: 400,
   RATE_LIMITED: 429,
   PAYLOAD_TOO_LARGE: 413,
+  /** A live subscriber fell too far behind and was ended (mid-stream: the status only matters before it starts). */
+  SLOW_SUBSCRIBER: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_HTTP_STATUS;

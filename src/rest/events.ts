@@ -1,6 +1,7 @@
 import { assertVisible } from '../auth/policy.js';
 import { NotFoundError } from '../errors.js';
 import { findProject } from '../projects/find-project.js';
+import { SlowSubscriberError } from '../runs/project-events.js';
 import { isFinal } from '../runs/types.js';
 import { HttpError } from './http.js';
 import type { RestContext, RouteRequest } from './router.js';
@@ -65,6 +66,10 @@ export async function projectEvents(ctx: RestContext, r: RouteRequest): Promise<
         await stream.send('start', { stream_id: e.command.id, type: e.command.kind.toLowerCase(), status: 'running' });
       }
     }
+  } catch (err) {
+    // A reader too slow for the project's events: say why the stream ends (an EventSource then reconnects).
+    if (!(err instanceof SlowSubscriberError)) throw err;
+    await stream.send('ended', { code: err.code, message: err.message });
   } finally {
     stream.end();
   }

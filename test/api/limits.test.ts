@@ -1,3 +1,4 @@
+import { request, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlData, runShell, sseClient, until, waitFinal } from './client.js';
 import { startTestApp, type TestApp } from './harness.js';
@@ -67,5 +68,72 @@ describe('limits', () => {
       await res.body?.cancel();
       return res.status === 200;
     }, 5_000, 'the slot to be released');
+  });
+});
+
+describe('a projectEvents subscriber that does not keep up', () => {
+  let slow: TestApp;
+  beforeAll(async () => {
+    slow = await startTestApp({ env: { RDEV_MAX_SUBSCRIBER_BACKLOG: '20' } });
+  });
+  afterAll(() => slow?.close());
+
+  /** A Yoga SSE subscription read through a raw socket that the test can stop reading. */
+  function openRaw(query: string | undefined, route = '/graphql'): Promise<{ res: IncomingMessage; text: () => string; ended: Promise<void> }> {
+    return new Promise((resolve, reject) => {
+      const url = new URL(`${slow.url}${route}`);
+      const method = query === undefined ? 'GET' : 'POST';
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method, headers: { 'content-type': 'application/json', accept: 'text/event-stream' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        const ended = new Promise<void>((r) => res.on('end', () => r()));
+        resolve({ res, text: () => text, ended });
+      });
+      req.on('error', reject);
+      req.end(query === undefined ? undefined : JSON.stringify({ query }));
+    });
+  }
+
+  it('is ended with SLOW_SUBSCRIBER once more than RDEV_MAX_SUBSCRIBER_BACKLOG events wait for it, and the server goes on', async () => {
+    const sub = await openRaw('subscription { projectEvents(projectId: "beta") { __typename ... on ProjectCommandEvent { event { __typename ... on CommandOutput { text } } } } }');
+    // Subscribed once a command's output comes through; then the test stops reading.
+    await runShell(slow.url, 'beta', 'echo ready');
+    await until(() => sub.text().includes('ready'), 10_000, 'the subscription to see a command');
+    sub.res.pause();
+    // About 40 MB in events of up to 64 KiB: far more than the socket buffers hold, then 20 events wait.
+    const flood = await runShell(slow.url, 'beta', "head -c 40000000 /dev/zero | tr '\\0' x | fold -w 999");
+    expect((await waitFinal(slow.url, flood)).status).toBe('SUCCEEDED');
+    sub.res.resume();
+    await sub.ended;
+    const last = sub
+      .text()
+      .split('\n\n')
+      .filter((frame) => frame.startsWith('event: next'))
+      .at(-1)!;
+    expect(JSON.parse(last.slice(last.indexOf('data: ') + 'data: '.length))).toEqual({
+      errors: [
+        {
+          message: "this subscription fell more than 20 events behind and was ended: subscribe again (commandEvents with `after` replays a command's events)",
+          locations: [{ line: 1, column: 1 }],
+          extensions: { code: 'SLOW_SUBSCRIBER', maxQueued: 20 },
+        },
+      ],
+    });
+    // The server is fine: the next command runs.
+    expect((await waitFinal(slow.url, await runShell(slow.url, 'beta', 'echo after'))).status).toBe('SUCCEEDED');
+  });
+
+  it('REST: the project stream ends with an "ended" event saying so', async () => {
+    const sub = await openRaw(undefined, '/projects/beta/events');
+    await runShell(slow.url, 'beta', 'echo ready-rest');
+    await until(() => sub.text().includes('ready-rest'), 10_000, 'the stream to see a command');
+    sub.res.pause();
+    const flood = await runShell(slow.url, 'beta', "head -c 40000000 /dev/zero | tr '\\0' x | fold -w 999");
+    expect((await waitFinal(slow.url, flood)).status).toBe('SUCCEEDED');
+    sub.res.resume();
+    await sub.ended;
+    const last = sub.text().trimEnd().split('\n\n').at(-1)!;
+    expect(last).toBe(`event: ended\ndata: ${JSON.stringify({ code: 'SLOW_SUBSCRIBER', message: "this subscription fell more than 20 events behind and was ended: subscribe again (commandEvents with `after` replays a command's events)" })}`);
   });
 });
