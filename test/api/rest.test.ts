@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until, waitFinal } from './client.js';
@@ -157,10 +159,16 @@ describe('REST shims: the events stream', () => {
   });
 
   it('sends a heartbeat comment while a command is quiet', async () => {
-    const { json } = await post('/projects/alpha/shell', { command: 'sleep 1.6; echo late' });
+    // The command stays quiet until the test has seen a heartbeat (it creates the gate then), or 30 s without one: no race with a clock.
+    const gate = `heartbeat-gate-${Date.now()}`;
+    const { json } = await post('/projects/alpha/shell', { command: `i=0; while [ ! -e ${gate} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo late` });
     const frames: SseEvent[] = [];
-    for await (const f of readSse(`${t.url}${json.data.stream_url}`)) frames.push(f);
-    expect(frames.some((f) => f.event === ':' && f.data === 'heartbeat')).toBe(true);
+    for await (const f of readSse(`${t.url}${json.data.stream_url}`)) {
+      frames.push(f);
+      if (f.event === ':' && f.data === 'heartbeat') writeFileSync(path.join(t.projectDirs.alpha, gate), '');
+    }
+    // A heartbeat while quiet, before any output; then the command's events (more heartbeats may come between them).
+    expect(frames.find((f) => f.event !== ':' || f.data !== 'connected')).toEqual({ event: ':', data: 'heartbeat' });
     expect(frames.filter((f) => f.event !== ':').map((f) => f.event)).toEqual(['output', 'complete']);
   });
 
