@@ -509,10 +509,6 @@ describe('hostile input', () => {
     for (const id of Object.values(before)) snapshot[id] = await commandOf(id);
   });
 
-  it(`has at least 150 cases (${CASES.length})`, () => {
-    expect(CASES.length).toBeGreaterThanOrEqual(150);
-  });
-
   it.each(CASES)('%s → %i %s', async (_, status, code, sendCase) => {
     const answer = await sendCase();
     expect(answer.text, answer.text.slice(0, 500)).not.toContain('Unexpected error');
