@@ -41,17 +41,14 @@ describe('limits', () => {
     const id = await runShell(t.url, 'alpha', 'echo watched');
     await waitFinal(t.url, id);
     const first = sseClient(t.url, false);
-    let got = 0;
     const open = first.iterate({ query: 'subscription($p: ID!) { projectEvents(projectId: $p) { __typename } }', variables: { p: 'alpha' } });
     const pending = open.next();
     try {
       await until(async () => {
         const res = await fetch(`${t.url}/projects/alpha/events?stream_id=${id}`);
-        got = res.status;
         await res.body?.cancel();
         return res.status === 429;
-      }, 5_000, 'the second subscription to be refused');
-      expect(got).toBe(429);
+      }, 30_000, 'the second subscription to be refused (the first counts once it is open)');
     } finally {
       await open.return?.();
       first.dispose();
@@ -61,7 +58,7 @@ describe('limits', () => {
       const res = await fetch(`${t.url}/projects/alpha/events?stream_id=${id}`);
       await res.body?.cancel();
       return res.status === 200;
-    }, 5_000, 'the slot to be released');
+    }, 30_000, 'the slot to be released');
   });
 });
 
