@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 describe('projects', () => {
-  it('lists every project with status, workspace and no pod', async () => {
+  it('lists every project with its status, workspace and pod (the pod name on kube, null on the local backend)', async () => {
     const data = await gqlData(t.url, `{ projects { id status statusMessage pod workspace } }`);
     const pod = (id: string) => (t.backend === 'kube' ? `claudebox-${id}-0` : null);
     expect(data.projects).toEqual([
