@@ -1,5 +1,5 @@
 import type { ClaudeEvent } from '../runs/types.js';
-import { linesOf } from './sse-lines.js';
+import { linesOf } from './text-lines.js';
 
 /**
  * How a Claude message reads on the REST events stream, whose clients print `data.line`:

@@ -1,18 +1,12 @@
 import { splitAtLastNewline } from '../runs/chunker.js';
 import type { CommandEvent } from '../runs/types.js';
 import { claudeLines } from './claude-lines.js';
+import { linesOf } from './text-lines.js';
 
 /**
  * How command events become the seed's SSE events: one `output` event per line, one `complete`
  * at the end. Each has an id `seq` or `seq.line`, so that `Last-Event-ID` resumes mid-chunk.
  */
-
-/** The lines of an output chunk: split at "\n", without the newline (and a "\r" before it). */
-export function linesOf(text: string): string[] {
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  return lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-}
 
 /** Where a stream resumes: after line `line` of event `seq` (line -1: after the whole event). */
 export interface ResumePoint {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { carryBefore, LineRenderer, linesOf, parseLastEventId } from '../../src/rest/sse-lines.js';
+import { carryBefore, LineRenderer, parseLastEventId } from '../../src/rest/sse-lines.js';
+import { linesOf } from '../../src/rest/text-lines.js';
 import type { CommandEvent } from '../../src/runs/types.js';
 
 const at = new Date(0);
