@@ -83,7 +83,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 function report(name: string, samples: Sample[]): void {
   const f = (xs: number[]) => median(xs).toFixed(1).padStart(7);
   const total = samples[0]?.totalRssMiB === undefined ? '' : ` (process peak ${f(samples.map((s) => s.totalRssMiB ?? 0))} MiB, node + tsx included)`;
-  console.log(`  ${name.padEnd(34)} wall ${f(samples.map((s) => s.ms))} ms   cpu ${f(samples.map((s) => s.cpuMs))} ms   RSS ${f(samples.map((s) => s.rssMiB))} MiB${total}`);
+  console.log(
+    `  ${name.padEnd(34)} wall ${f(samples.map((s) => s.ms))} ms   cpu ${f(samples.map((s) => s.cpuMs))} ms   RSS ${f(samples.map((s) => s.rssMiB))} MiB${total}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -110,7 +112,9 @@ async function main(): Promise<void> {
     const kubectl: Sample[] = [];
     for (let i = 0; i < runs; i++) {
       const out = join(tmpdir(), `kube-exec-bench-${process.pid}-${i}.time`);
-      const r = await runKubectl({ kubeconfigPath }, ['-f', '%e %U %S %M', '-o', out, 'kubectl', 'exec', '-n', NS, POD, '--', ...ARGV], { kubectl: '/usr/bin/time' });
+      const r = await runKubectl({ kubeconfigPath }, ['-f', '%e %U %S %M', '-o', out, 'kubectl', 'exec', '-n', NS, POD, '--', ...ARGV], {
+        kubectl: '/usr/bin/time',
+      });
       if (r.code !== 0) throw new Error(`kubectl exec failed: ${r.stderr}`);
       const [wall, user, sys, maxKiB] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-4).map(Number);
       rmSync(out, { force: true });

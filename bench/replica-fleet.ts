@@ -61,7 +61,11 @@ function freePort(): Promise<number> {
 async function ready(url: string): Promise<boolean> {
   try {
     if ((await fetch(`${url}/ready`)).status !== 200) return false;
-    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ projects { id status } }' }) });
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ projects { id status } }' }),
+    });
     const { data } = (await res.json()) as { data?: { projects: Array<{ id: string; status: string }> } };
     return data?.projects.some((p) => p.id === PROJECT && p.status === 'READY') ?? false;
   } catch {
@@ -103,7 +107,10 @@ export async function startFleet(): Promise<Fleet> {
 
   const startReplica = async (id: string, env: Record<string, string>): Promise<Replica> => {
     const port = await freePort();
-    const child = spawn(process.execPath, [entry], { env: { ...process.env, ...env, PORT: String(port), RDEV_REPLICA_ID: id }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [entry], {
+      env: { ...process.env, ...env, PORT: String(port), RDEV_REPLICA_ID: id },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     children.push(child);
     const warnings = { count: 0, lines: [] as string[] };
     let pending = '';
@@ -119,7 +126,8 @@ export async function startFleet(): Promise<Fleet> {
     });
     const url = `http://127.0.0.1:${port}`;
     for (const deadline = Date.now() + 60_000; !(await ready(url)); await new Promise((r) => setTimeout(r, 50))) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`replica ${id} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${warnings.lines.join('\n')}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`replica ${id} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${warnings.lines.join('\n')}`);
       if (Date.now() > deadline) throw new Error(`replica ${id} was not ready within 60 s:\n${warnings.lines.join('\n')}`);
     }
     return { id, url, pid: child.pid!, warnings };

@@ -35,7 +35,8 @@ import { PROJECT, startFleet, type Deployment, type Fleet } from './replica-flee
  *     npm run bench -- replicas   # BENCH_REPLICAS_ROUNDS (2), BENCH_REPLICAS_SUBSCRIBERS (1000), BENCH_REPLICAS_LINES (200)
  */
 
-const SUBSCRIPTION = 'subscription($id: ID!) { commandEvents(id: $id, after: 0) { __typename ... on CommandOutput { text } ... on CommandCompleted { status } } }';
+const SUBSCRIPTION =
+  'subscription($id: ID!) { commandEvents(id: $id, after: 0) { __typename ... on CommandOutput { text } ... on CommandCompleted { status } } }';
 /** Lines stamped this long after the command's first line are measured. */
 const WARMUP_MS = 1_000;
 /** Subscribers opened at once. */
@@ -107,7 +108,10 @@ async function round(deployment: Deployment, postgresPid: number, subscribers: n
     const failure = new Promise<never>((_, reject) => (failed = reject));
     failure.catch(() => {}); // a failure after the races (a stream cut by dispose) is not unhandled
     const timeoutMs = lines * 50 + 90_000;
-    timer = setTimeout(() => failed(new Error(`${deployment.name}: not every subscriber completed within ${timeoutMs} ms (${received} of ${subscribers * lines} lines)`)), timeoutMs);
+    timer = setTimeout(
+      () => failed(new Error(`${deployment.name}: not every subscriber completed within ${timeoutMs} ms (${received} of ${subscribers * lines} lines)`)),
+      timeoutMs,
+    );
     /** Subscriber i: resolves `ready` on the command's first line, `done` on CommandCompleted; fails the round on an error. */
     const subscribe = (i: number): { ready: Promise<void>; done: Promise<void> } => {
       const on = i % replicas.length;
@@ -206,7 +210,8 @@ export async function replicasLatency(): Promise<void> {
     const pgPid = fleet.postgres.pid!;
     for (const deployment of Object.values(deployments)) await round(deployment, pgPid, WAVE, 30, signals); // warm-up, not counted
     for (let i = 0; i < rounds; i++) {
-      for (const key of i % 2 === 0 ? (['one', 'three'] as const) : (['three', 'one'] as const)) results[key].push(await round(deployments[key], pgPid, subscribers, lines, signals));
+      for (const key of i % 2 === 0 ? (['one', 'three'] as const) : (['three', 'one'] as const))
+        results[key].push(await round(deployments[key], pgPid, subscribers, lines, signals));
     }
     warnings = Object.values(deployments).flatMap((d) => d.replicas.map((r) => ({ id: r.id, ...r.warnings })));
   } finally {
@@ -224,7 +229,10 @@ export async function replicasLatency(): Promise<void> {
     console.log(`  replica ${w.id}: ${w.count} warn/error log lines`);
     const distinct = new Map<string, number>();
     for (const line of w.lines) {
-      const key = line.replace(/^\(node:\d+\) /, '').replace(/"time":"[^"]*",/, '').slice(0, 300);
+      const key = line
+        .replace(/^\(node:\d+\) /, '')
+        .replace(/"time":"[^"]*",/, '')
+        .slice(0, 300);
       distinct.set(key, (distinct.get(key) ?? 0) + 1);
     }
     for (const [line, n] of distinct) console.log(`      ${n}× ${line}`);

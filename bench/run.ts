@@ -19,7 +19,9 @@ async function stream(): Promise<void> {
   for (let k = 0; k < runs[0]!.length; k++) {
     const ms = median(runs.map((r) => r[k]!.ms));
     const row = runs[0]![k]!;
-    console.log(`  ${row.name.padEnd(48)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / anchor).toFixed(1).padStart(6)}x anchor  ${row.events} events  ${((lines / ms) * 1000).toFixed(0)} lines/s`);
+    console.log(
+      `  ${row.name.padEnd(48)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / anchor).toFixed(1).padStart(6)}x anchor  ${row.events} events  ${((lines / ms) * 1000).toFixed(0)} lines/s`,
+    );
   }
   const rss = process.memoryUsage().rss / 1024 / 1024;
   console.log(`  peak-ish RSS of the bench process after the runs: ${rss.toFixed(0)} MiB`);
@@ -28,7 +30,9 @@ async function stream(): Promise<void> {
 async function durability(): Promise<void> {
   const lines = Number(process.env.BENCH_DURABILITY_LINES ?? 1_000_000);
   const rounds = Number(process.env.BENCH_DURABILITY_ROUNDS ?? 5);
-  console.log(`durability throughput: a ${lines}-line command, mutation → CommandCompleted on a graphql-sse subscriber, server process per run (median of ${rounds} rounds each)`);
+  console.log(
+    `durability throughput: a ${lines}-line command, mutation → CommandCompleted on a graphql-sse subscriber, server process per run (median of ${rounds} rounds each)`,
+  );
   const runs = await durabilityThroughput(lines, rounds);
   const of = (store: string) => runs.filter((r) => r.store === store);
   const anchor = median(of('memory').map((r) => r.ms));
@@ -74,10 +78,18 @@ async function wire(rows: string[]): Promise<void> {
  * numbers and ratios against its anchor, measured in the same run; `perf` is every row of issue 14.
  */
 async function main(): Promise<void> {
-  const benches: Record<string, () => Promise<void>> = { stream, durability, supervisor: supervisorThroughput, replicas: replicasLatency, pgstore: pgstoreThroughput };
+  const benches: Record<string, () => Promise<void>> = {
+    stream,
+    durability,
+    supervisor: supervisorThroughput,
+    replicas: replicasLatency,
+    pgstore: pgstoreThroughput,
+  };
   const chosen = process.argv.slice(2);
   const rows = Object.keys(WIRE_ROWS);
-  for (const name of chosen) if (!benches[name] && !WIRE_ROWS[name] && name !== 'perf') throw new Error(`unknown benchmark ${name}; choose from ${[...Object.keys(benches), 'perf', ...rows].join(', ')}`);
+  for (const name of chosen)
+    if (!benches[name] && !WIRE_ROWS[name] && name !== 'perf')
+      throw new Error(`unknown benchmark ${name}; choose from ${[...Object.keys(benches), 'perf', ...rows].join(', ')}`);
   for (const [name, run] of Object.entries(benches)) if (chosen.length === 0 || chosen.includes(name)) await run();
   const wanted = chosen.length === 0 || chosen.includes('perf') ? rows : rows.filter((r) => chosen.includes(r));
   if (wanted.length > 0) await wire(wanted);

@@ -101,7 +101,9 @@ export async function storeThroughput(lines: number): Promise<StoreThroughputRow
 
     rows.push(row('memory log, one event per line', await timed(() => feed(createMemoryEventLog(), perLine, 100)), perLine, lines));
     rows.push(row('sqlite log, one event per line', await sqlite('lines', perLine, 100), perLine, lines));
-    rows.push(row(`sqlite log, one event per line, a commit per append (first ${sample.length})`, await sqlite('unbatched', sample, 100, 0), sample, sample.length));
+    rows.push(
+      row(`sqlite log, one event per line, a commit per append (first ${sample.length})`, await sqlite('unbatched', sample, 100, 0), sample, sample.length),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

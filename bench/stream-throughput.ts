@@ -54,7 +54,10 @@ export async function streamThroughput(lines: number): Promise<StreamResult[]> {
         const id = await start();
         let n = 0;
         let text = 0;
-        for await (const r of client.iterate({ query: 'subscription($id: ID!) { commandEvents(id: $id) { __typename ... on CommandOutput { text } } }', variables: { id } })) {
+        for await (const r of client.iterate({
+          query: 'subscription($id: ID!) { commandEvents(id: $id) { __typename ... on CommandOutput { text } } }',
+          variables: { id },
+        })) {
           n++;
           text += ((r.data?.commandEvents as { text?: string })?.text ?? '').length;
         }
@@ -65,21 +68,19 @@ export async function streamThroughput(lines: number): Promise<StreamResult[]> {
       results.push({ name: `graphql-sse (${single ? 'single' : 'distinct'} connection)`, ms, events });
     }
 
-    const [ms, events] = await time(
-      async () => {
-        const id = await start();
-        return new Promise<number>((resolve, reject) => {
-          const es = new EventSource(`${url}/projects/demo/events?stream_id=${id}`);
-          let n = 0;
-          es.addEventListener('output', () => n++);
-          es.addEventListener('complete', () => {
-            es.close();
-            resolve(n + 1);
-          });
-          es.onerror = () => reject(new Error('EventSource failed'));
+    const [ms, events] = await time(async () => {
+      const id = await start();
+      return new Promise<number>((resolve, reject) => {
+        const es = new EventSource(`${url}/projects/demo/events?stream_id=${id}`);
+        let n = 0;
+        es.addEventListener('output', () => n++);
+        es.addEventListener('complete', () => {
+          es.close();
+          resolve(n + 1);
         });
-      },
-    );
+        es.onerror = () => reject(new Error('EventSource failed'));
+      });
+    });
     results.push({ name: 'REST shim (EventSource, one event per line)', ms, events });
   } finally {
     await app.close();

@@ -87,7 +87,9 @@ async function kubeDirect(kc: KubeConfig): Promise<number> {
   const out = counter();
   const err = new PassThrough().resume();
   const handler = new WebSocketHandler(kc, undefined, { stdin: new PassThrough(), stdout: out.sink, stderr: err });
-  const ws: WebSocketInterface = { connect: (path, text, binary) => handler.connect(path, text, binary && ((channel, buff) => channel === 255 || binary(channel, buff))) };
+  const ws: WebSocketInterface = {
+    connect: (path, text, binary) => handler.connect(path, text, binary && ((channel, buff) => channel === 255 || binary(channel, buff))),
+  };
   let status: V1Status | undefined;
   const socket = await new Exec(kc, ws).exec(NS, POD, CONTAINER, ARGV, out.sink, err, null, false, (s) => (status = s));
   if (socket.readyState !== socket.CLOSED) await new Promise((r) => socket.once('close', r));
@@ -134,7 +136,9 @@ function report(rows: Row[], samples: Map<string, Sample[]>): void {
     const goal = row.goal ? `  goal <= ${row.goal} x: ${m / ms(row.anchor!) <= row.goal ? 'met' : 'MISSED'}` : '';
     console.log(
       `  ${row.name.padEnd(20)} ${m.toFixed(0).padStart(6)} ms  ${(BYTES / 1e3 / m).toFixed(1).padStart(6)} MB/s  ` +
-        `cpu ${median(mine.map((s) => s.cpuMs)).toFixed(0).padStart(5)} ms  ${ratio.padEnd(26)}${goal}  (runs: ${mine.map((s) => s.ms.toFixed(0)).join(', ')})`,
+        `cpu ${median(mine.map((s) => s.cpuMs))
+          .toFixed(0)
+          .padStart(5)} ms  ${ratio.padEnd(26)}${goal}  (runs: ${mine.map((s) => s.ms.toFixed(0)).join(', ')})`,
     );
   }
 }
@@ -148,7 +152,13 @@ export async function supervisorThroughput(): Promise<void> {
   kc.loadFromFile(server.kubeconfigPath);
   // Execs in the test pod run on this machine's filesystem (only /workspace is a private mount): the spool can live in our temp dir.
   const local = createLocalExecutor({ spoolDir: join(temp, 'local-spool') });
-  const kube = createKubeExecutor({ kubeConfig: kc, namespace: NS, container: CONTAINER, workspace: server.mounted ? '/workspace' : '/', spoolDir: join(temp, 'kube-spool') });
+  const kube = createKubeExecutor({
+    kubeConfig: kc,
+    namespace: NS,
+    container: CONTAINER,
+    workspace: server.mounted ? '/workspace' : '/',
+    spoolDir: join(temp, 'kube-spool'),
+  });
   const localTarget: ExecTarget = { projectId: 'bench', workspace: temp };
   const kubeTarget: ExecTarget = { projectId: 'bench', workspace: server.mounted ? '/workspace' : '/', pod: POD };
   const kubectlEnv = { ...process.env, KUBECONFIG: server.kubeconfigPath, KUBECACHEDIR: join(dirname(server.kubeconfigPath), 'kubectl-cache') };
@@ -174,7 +184,9 @@ export async function supervisorThroughput(): Promise<void> {
         for (const remove of removals.splice(0)) await remove();
       }
     }
-    console.log(`supervisor throughput: ${JSON.stringify(ARGV)} (${BYTES} bytes) counted by the consumer, median of ${rounds} rounds after a warm-up; cpu is this process's`);
+    console.log(
+      `supervisor throughput: ${JSON.stringify(ARGV)} (${BYTES} bytes) counted by the consumer, median of ${rounds} rounds after a warm-up; cpu is this process's`,
+    );
     report(rows, samples);
     const kubectl = median(samples.get('kubectl exec')!.map((s) => s.ms));
     console.log(`  kube, supervised vs kubectl exec: ${(median(samples.get('kube, supervised')!.map((s) => s.ms)) / kubectl).toFixed(2)} x`);

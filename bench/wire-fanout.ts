@@ -23,7 +23,8 @@ import { count, gql, row, runShell, spawnKubectlExec, type Wire } from './wire-s
 
 const WAVE = 100;
 const WARMUP_MS = 1_000;
-const SUBSCRIPTION = 'subscription($id: ID!) { commandEvents(id: $id, after: 0) { __typename ... on CommandOutput { text } ... on CommandCompleted { status } } }';
+const SUBSCRIPTION =
+  'subscription($id: ID!) { commandEvents(id: $id, after: 0) { __typename ... on CommandOutput { text } ... on CommandCompleted { status } } }';
 
 interface Source {
   url: string;
@@ -42,7 +43,12 @@ function percentiles(xs: number[]): { p50: number; p99: number; max: number } {
 }
 
 /** `subscribers` clients join in waves, the clock goes, every stream is followed to its end. */
-async function fanout(source: Source, subscribers: number, expectLines: number, cpuPid: number): Promise<{ latencies: number[]; received: number; joinMs: number; clockMs: number; cpuMs: number }> {
+async function fanout(
+  source: Source,
+  subscribers: number,
+  expectLines: number,
+  cpuPid: number,
+): Promise<{ latencies: number[]; received: number; joinMs: number; clockMs: number; cpuMs: number }> {
   const client = createClient({ url: `${source.url}/graphql/stream`, retryAttempts: 0 });
   const latencies: number[] = [];
   let received = 0;
@@ -108,7 +114,10 @@ export async function p3(w: Wire): Promise<void> {
   const signals = mkdtempSync(path.join(tmpdir(), 'rdev-bench-p3-'));
   const server = async (n: number, k: number) => {
     const go = path.join(signals, `go-${Date.now()}`);
-    const id = await runShell(w.server.url, `echo ready; while [ ! -e ${go} ]; do sleep 0.01; done; i=0; while [ $i -lt ${k} ]; do date +%s%3N; sleep 0.05; i=$((i+1)); done`);
+    const id = await runShell(
+      w.server.url,
+      `echo ready; while [ ! -e ${go} ]; do sleep 0.01; done; i=0; while [ $i -lt ${k} ]; do date +%s%3N; sleep 0.05; i=$((i+1)); done`,
+    );
     const source: Source = {
       url: w.server.url,
       query: SUBSCRIPTION,
@@ -126,7 +135,12 @@ export async function p3(w: Wire): Promise<void> {
     }
   };
   const bare = (n: number, k: number) =>
-    fanout({ url: w.bare.url, query: 'subscription { clock }', variables: {}, lines: (r) => [String(r.data?.clock)], go: () => w.bare.go(k) }, n, k, w.bare.pid);
+    fanout(
+      { url: w.bare.url, query: 'subscription { clock }', variables: {}, lines: (r) => [String(r.data?.clock)], go: () => w.bare.go(k) },
+      n,
+      k,
+      w.bare.pid,
+    );
   try {
     await server(WAVE, 20); // warm-up
     await bare(WAVE, 20);

@@ -89,7 +89,9 @@ async function projectReady(url: string): Promise<boolean> {
 
 /** Starts `command` in the bench project; resolves with its id. */
 export async function runShell(url: string, command: string): Promise<string> {
-  const data = await gql<{ runShell: { id: string } }>(url, 'mutation($c: String!) { runShell(input: { projectId: "bench", command: $c }) { id } }', { c: command });
+  const data = await gql<{ runShell: { id: string } }>(url, 'mutation($c: String!) { runShell(input: { projectId: "bench", command: $c }) { id } }', {
+    c: command,
+  });
   return data.runShell.id;
 }
 

@@ -78,4 +78,7 @@ if (statSync(dist, { throwIfNoEntry: false })?.isDirectory()) {
     }
   }
 }
-if (!quiet) process.stderr.write(`${sources.length} sources, ${written} files written in ${Math.round(performance.now() - started)} ms${stale ? `, ${stale} stale removed` : ''}\n`);
+if (!quiet)
+  process.stderr.write(
+    `${sources.length} sources, ${written} files written in ${Math.round(performance.now() - started)} ms${stale ? `, ${stale} stale removed` : ''}\n`,
+  );

@@ -81,7 +81,10 @@ const env = z.object({
   KUBECONFIG: z.string().optional(),
   KUBERNETES_SERVICE_HOST: z.string().optional(),
   RDEV_NAMESPACE: name.default('rdev'),
-  RDEV_PROJECT_LABEL: z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a label key').default('rdev.io/project'),
+  RDEV_PROJECT_LABEL: z
+    .string()
+    .regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a label key')
+    .default('rdev.io/project'),
   RDEV_CONTAINER: name.default('claudebox'),
   RDEV_WORKSPACE: z
     .string()
@@ -109,12 +112,22 @@ const env = z.object({
   RDEV_RETENTION_MAX_BYTES: int(0).default(2 * 1024 * 1024 * 1024),
   RDEV_CORS_ORIGINS: z
     .string()
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.union([z.literal('*'), z.url({ message: 'must be "*" or a comma-separated list of origins such as https://app.example' })])))
     .default([]),
   RDEV_GIT_SUBCOMMANDS: z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^[a-z][a-z-]*$/, 'must be a comma-separated list of git subcommands')).min(1))
     .optional(),
   RDEV_HEARTBEAT_SECONDS: int(1, 3600).default(15),
@@ -127,7 +140,12 @@ const env = z.object({
   RDEV_MAX_SUBSCRIBER_BACKLOG: int(1, 1_000_000).default(1000),
   RDEV_COMMAND_ENV: z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a comma-separated list of environment variable names')))
     .default([]),
   RDEV_DATABASE_URL: z
@@ -165,10 +183,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   }
   const e = parsed.data;
   if (e.RDEV_DEFAULT_TIMEOUT_SECONDS > e.RDEV_MAX_TIMEOUT_SECONDS) {
-    throw new ConfigError(`RDEV_DEFAULT_TIMEOUT_SECONDS=${e.RDEV_DEFAULT_TIMEOUT_SECONDS}: must not exceed RDEV_MAX_TIMEOUT_SECONDS (${e.RDEV_MAX_TIMEOUT_SECONDS})`);
+    throw new ConfigError(
+      `RDEV_DEFAULT_TIMEOUT_SECONDS=${e.RDEV_DEFAULT_TIMEOUT_SECONDS}: must not exceed RDEV_MAX_TIMEOUT_SECONDS (${e.RDEV_MAX_TIMEOUT_SECONDS})`,
+    );
   }
   if (e.RDEV_CLAUDE_TIMEOUT_SECONDS > e.RDEV_MAX_TIMEOUT_SECONDS) {
-    throw new ConfigError(`RDEV_CLAUDE_TIMEOUT_SECONDS=${e.RDEV_CLAUDE_TIMEOUT_SECONDS}: must not exceed RDEV_MAX_TIMEOUT_SECONDS (${e.RDEV_MAX_TIMEOUT_SECONDS})`);
+    throw new ConfigError(
+      `RDEV_CLAUDE_TIMEOUT_SECONDS=${e.RDEV_CLAUDE_TIMEOUT_SECONDS}: must not exceed RDEV_MAX_TIMEOUT_SECONDS (${e.RDEV_MAX_TIMEOUT_SECONDS})`,
+    );
   }
   if (!isLoopback(e.HOST) && !e.RDEV_INSECURE && !e.RDEV_TOKENS_FILE) {
     throw new ConfigError(

@@ -30,11 +30,7 @@ const PRUNE_EVERY_MS = 10 * 60 * 1000;
  * Opens the history store. SQLite or PostgreSQL: prunes by age and size now and every 10 minutes, never a
  * command that is not finished (what a previous server left running is adopted by the run manager).
  */
-export async function openHistory(
-  config: Readonly<Config>,
-  logger: Logger,
-  supplied: { log?: EventLog; store?: CommandStore } = {},
-): Promise<History> {
+export async function openHistory(config: Readonly<Config>, logger: Logger, supplied: { log?: EventLog; store?: CommandStore } = {}): Promise<History> {
   if (supplied.log || supplied.store || config.store === 'memory') {
     return {
       log: supplied.log ?? createMemoryEventLog(),

@@ -80,7 +80,18 @@ export function createAuditLog(o: AuditLogOptions): AuditLog & Required<Pick<Aud
       add({ seq: ++seq, at: new Date(), decision: 'ACCEPTED', refusal: null, ...base, ...e });
     },
     refused(e) {
-      add({ seq: ++seq, at: new Date(), decision: 'REFUSED', commandId: null, ...base, caller: e.caller, projectId: e.projectId, kind: e.kind, argv: e.argv, refusal: { code: e.code, message: e.message } });
+      add({
+        seq: ++seq,
+        at: new Date(),
+        decision: 'REFUSED',
+        commandId: null,
+        ...base,
+        caller: e.caller,
+        projectId: e.projectId,
+        kind: e.kind,
+        argv: e.argv,
+        refusal: { code: e.code, message: e.message },
+      });
     },
     finished(e) {
       const entry = byCommand.get(e.commandId);

@@ -46,7 +46,8 @@ export class Guard {
       await this.rate.take(identity.name, 'commands');
       if (gitArgs) this.checkGit(identity, gitArgs);
       const { command, reused } = await this.o.runs.start({ ...request, caller: identity.name });
-      if (!reused) this.o.audit.accepted({ caller: identity.name, projectId: command.projectId, kind: command.kind, argv: command.argv, commandId: command.id });
+      if (!reused)
+        this.o.audit.accepted({ caller: identity.name, projectId: command.projectId, kind: command.kind, argv: command.argv, commandId: command.id });
       return command;
     } catch (err) {
       this.refused(identity, request.projectId, request.kind, request.argv, err);

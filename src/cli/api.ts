@@ -114,7 +114,8 @@ export class Api {
         // graphql-sse hands GraphQL errors over as an array, and an HTTP refusal as an Error.
         if (Array.isArray(err) && err.length > 0 && typeof err[0]?.message === 'string') throw refusal(err as GraphQLErrorLike[]);
         const status = (err as { response?: { status?: number } } | null)?.response?.status;
-        if (status !== undefined && status >= 400 && status < 500) throw new RefusedError(`${status}: ${(err as Error).message}`, status === 401 ? 'UNAUTHENTICATED' : undefined);
+        if (status !== undefined && status >= 400 && status < 500)
+          throw new RefusedError(`${status}: ${(err as Error).message}`, status === 401 ? 'UNAUTHENTICATED' : undefined);
         failure = err;
       }
       if (signal?.aborted) throw new ConnectionLostError('stopped');
@@ -122,7 +123,8 @@ export class Api {
         lostSince = Date.now();
         this.o.onReconnecting?.(failure);
       }
-      if (Date.now() - lostSince > (this.o.reconnectMs ?? 60_000)) throw new ConnectionLostError(`lost the stream of ${id} and could not regain it: ${causeOf(failure)}`);
+      if (Date.now() - lostSince > (this.o.reconnectMs ?? 60_000))
+        throw new ConnectionLostError(`lost the stream of ${id} and could not regain it: ${causeOf(failure)}`);
       await sleep(delay);
       delay = Math.min(delay * 2, 2000);
     }

@@ -34,14 +34,18 @@ export interface CliEnvironment {
 
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT', 'LOST']);
 
-const positiveInt = (name: string) => (value: string): number => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new CommanderError(EXIT.USAGE, 'rdev.usage', `${name} must be a whole number, at least 1`);
-  return Number(value);
-};
-const wholeNumber = (name: string) => (value: string): number => {
-  if (!/^\d+$/.test(value)) throw new CommanderError(EXIT.USAGE, 'rdev.usage', `${name} must be a whole number`);
-  return Number(value);
-};
+const positiveInt =
+  (name: string) =>
+  (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new CommanderError(EXIT.USAGE, 'rdev.usage', `${name} must be a whole number, at least 1`);
+    return Number(value);
+  };
+const wholeNumber =
+  (name: string) =>
+  (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new CommanderError(EXIT.USAGE, 'rdev.usage', `${name} must be a whole number`);
+    return Number(value);
+  };
 
 function age(iso: string): string {
   const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -123,7 +127,9 @@ export async function run(argv: string[], environment: CliEnvironment = processE
   };
 
   const program = new Command('rdev')
-    .description('Run shell, git and Claude commands in rdev-api projects and stream their output.\nServer: RDEV_URL (default http://127.0.0.1:8080); token: RDEV_TOKEN.')
+    .description(
+      'Run shell, git and Claude commands in rdev-api projects and stream their output.\nServer: RDEV_URL (default http://127.0.0.1:8080); token: RDEV_TOKEN.',
+    )
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => void sinks.stdout.write(s), writeErr: (s) => void sinks.stderr.write(s) })
@@ -149,7 +155,13 @@ Ctrl-C cancels the command rdev started (twice: leave it running); a lost stream
     .action(async (opts: { json?: boolean }) => {
       const { projects } = await api.request<ProjectsData>(PROJECTS);
       if (opts.json) for (const p of projects) sinks.stdout.write(`${JSON.stringify(p)}\n`);
-      else sinks.stdout.write(table([['PROJECT', 'STATUS', 'WORKSPACE'], ...projects.map((p) => [p.id, p.statusMessage ? `${p.status} (${p.statusMessage})` : p.status, p.workspace])]));
+      else
+        sinks.stdout.write(
+          table([
+            ['PROJECT', 'STATUS', 'WORKSPACE'],
+            ...projects.map((p) => [p.id, p.statusMessage ? `${p.status} (${p.statusMessage})` : p.status, p.workspace]),
+          ]),
+        );
     });
 
   runOptions(program.command('sh'))
@@ -177,14 +189,20 @@ Ctrl-C cancels the command rdev started (twice: leave it running); a lost stream
     .option('--resume <session>', 'continue this Claude session (its id is on the "[claude] session" line)')
     .option('--model <model>', 'the model, e.g. sonnet')
     .addOption(new Option('--max-turns <n>', 'at most this many turns').argParser(positiveInt('--max-turns')))
-    .action(async (project: string, prompt: string, opts: { json?: boolean; detach?: boolean; timeout?: number; resume?: string; model?: string; maxTurns?: number }) => {
-      code = await start(
-        RUN_CLAUDE,
-        'runClaude',
-        { projectId: project, prompt, sessionId: opts.resume, model: opts.model, maxTurns: opts.maxTurns, timeoutSeconds: opts.timeout },
-        opts,
-      );
-    });
+    .action(
+      async (
+        project: string,
+        prompt: string,
+        opts: { json?: boolean; detach?: boolean; timeout?: number; resume?: string; model?: string; maxTurns?: number },
+      ) => {
+        code = await start(
+          RUN_CLAUDE,
+          'runClaude',
+          { projectId: project, prompt, sessionId: opts.resume, model: opts.model, maxTurns: opts.maxTurns, timeoutSeconds: opts.timeout },
+          opts,
+        );
+      },
+    );
 
   program
     .command('logs')
@@ -220,7 +238,14 @@ Ctrl-C cancels the command rdev started (twice: leave it running); a lost stream
       const nodes: CommandSummary[] = commands.edges.map((e) => e.node);
       if (opts.json) for (const c of nodes) sinks.stdout.write(`${JSON.stringify(c)}\n`);
       else {
-        const rows = nodes.map((c) => [c.id, c.project.id, c.status, c.exitCode === null ? '' : String(c.exitCode), age(c.createdAt), c.argv.join(' ').replace(/\s+/g, ' ').slice(0, 80)]);
+        const rows = nodes.map((c) => [
+          c.id,
+          c.project.id,
+          c.status,
+          c.exitCode === null ? '' : String(c.exitCode),
+          age(c.createdAt),
+          c.argv.join(' ').replace(/\s+/g, ' ').slice(0, 80),
+        ]);
         sinks.stdout.write(table([['ID', 'PROJECT', 'STATUS', 'EXIT', 'AGE', 'COMMAND'], ...rows]));
       }
     });

@@ -29,8 +29,12 @@ export interface ClusterParts {
  * this replica's parts on it. See DESIGN.md "Replicas".
  */
 export async function openCluster(config: Readonly<Config>, logger: Logger): Promise<ClusterParts> {
-
-  const store = await openPgStore({ url: config.databaseUrl!, replicaId: config.replicaId, flushMs: config.flushMs, logger: logger.child({ component: 'postgres' }) });
+  const store = await openPgStore({
+    url: config.databaseUrl!,
+    replicaId: config.replicaId,
+    flushMs: config.flushMs,
+    logger: logger.child({ component: 'postgres' }),
+  });
   let coordinator: PgCoordinator | undefined;
   let tookOver = (): void => {};
   return {
@@ -50,7 +54,11 @@ export async function openCluster(config: Readonly<Config>, logger: Logger): Pro
     audit: createPgAuditLog(store.db, logger.child({ component: 'audit' })),
     readiness: () => (store.healthy() ? { ready: true } : { ready: false, reason: 'PostgreSQL (RDEV_DATABASE_URL) does not answer' }),
     registerMetrics(registry) {
-      const m = registerClusterMetrics(registry, { leasesHeld: () => coordinator?.leasesHeld() ?? 0, stats: () => store.stats(), healthy: () => store.healthy() });
+      const m = registerClusterMetrics(registry, {
+        leasesHeld: () => coordinator?.leasesHeld() ?? 0,
+        stats: () => store.stats(),
+        healthy: () => store.healthy(),
+      });
       tookOver = () => m.tookOver();
     },
     async close() {

@@ -37,12 +37,24 @@ export function createPgAuditLog(db: Db, logger: Logger): AuditLog {
       add({ decision: 'ACCEPTED', refusal: null, ...base, ...e });
     },
     refused(e) {
-      add({ decision: 'REFUSED', commandId: null, ...base, caller: e.caller, projectId: e.projectId, kind: e.kind, argv: e.argv, refusal: { code: e.code, message: e.message } });
+      add({
+        decision: 'REFUSED',
+        commandId: null,
+        ...base,
+        caller: e.caller,
+        projectId: e.projectId,
+        kind: e.kind,
+        argv: e.argv,
+        refusal: { code: e.code, message: e.message },
+      });
     },
     finished(e) {
       const patch = { status: e.status, exitCode: e.exitCode, outputBytes: e.outputBytes, outputSha256: e.outputSha256, finishedAt: new Date().toISOString() };
       logger.info('audit', { event: 'finished', commandId: e.commandId, ...patch });
-      write('finished', "UPDATE audit SET entry = entry || $2::jsonb WHERE entry->>'commandId' = $1 AND entry->>'decision' = 'ACCEPTED'", [e.commandId, JSON.stringify(patch)]);
+      write('finished', "UPDATE audit SET entry = entry || $2::jsonb WHERE entry->>'commandId' = $1 AND entry->>'decision' = 'ACCEPTED'", [
+        e.commandId,
+        JSON.stringify(patch),
+      ]);
     },
     async list({ before, limit }) {
       const { rows } = await db.query<{ seq: number; at: Date; entry: StoredEntry }>(

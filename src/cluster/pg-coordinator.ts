@@ -93,7 +93,14 @@ export class PgCoordinator implements Coordinator {
     return this.turns.run(async () => {
       if (this.closed) throw new Error('the coordinator is closed');
       const admitted = await this.o.store.db.transaction((q) =>
-        admit(q, { draft: request.draft, caller: request.caller, key: request.idempotencyKey, stdin: request.stdin, limits: this.o.limits, owner: this.o.owner }),
+        admit(q, {
+          draft: request.draft,
+          caller: request.caller,
+          key: request.idempotencyKey,
+          stdin: request.stdin,
+          limits: this.o.limits,
+          owner: this.o.owner,
+        }),
       );
       if (admitted.reused) return admitted;
       const { command } = admitted;
@@ -200,17 +207,18 @@ export class PgCoordinator implements Coordinator {
   /** Every third of the lease: renew, take over what ran out, look at the queue. */
   private beat(): void {
     if (this.closed) return;
-    void this.turns.run(async () => {
-      const held = new Map([...this.runs].map(([id, r]) => [id, r.epoch]));
-      const kept = await renewLeases(this.o.store.db.query, this.o.owner, held);
-      for (const id of held.keys()) {
-        const local = this.runs.get(id);
-        if (!local || local.epoch !== held.get(id)) continue;
-        if (!kept.has(id)) this.lost(id, 'the lease could not be renewed');
-        else requestStopIfAsked(local.run, kept.get(id) ?? null);
-      }
-      await this.takeOverExpired();
-    })
+    void this.turns
+      .run(async () => {
+        const held = new Map([...this.runs].map(([id, r]) => [id, r.epoch]));
+        const kept = await renewLeases(this.o.store.db.query, this.o.owner, held);
+        for (const id of held.keys()) {
+          const local = this.runs.get(id);
+          if (!local || local.epoch !== held.get(id)) continue;
+          if (!kept.has(id)) this.lost(id, 'the lease could not be renewed');
+          else requestStopIfAsked(local.run, kept.get(id) ?? null);
+        }
+        await this.takeOverExpired();
+      })
       .then(() => this.pumpNow())
       .catch((err: unknown) => this.o.logger.warn('lease beat failed (the database may be away); will retry', { err: String(err) }));
   }

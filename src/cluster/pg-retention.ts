@@ -36,7 +36,12 @@ export async function prunePg(db: Db, policy: { maxAgeMs?: number | undefined; m
       if (claimed !== 1) return 'gone' as const;
       const { rowCount } = await query("DELETE FROM events WHERE command_id = $1 AND type <> 'completed'", [c.id]);
       const events = rowCount ?? 0;
-      await query('UPDATE commands SET pruned_at = $2, pruned_events = pruned_events + $3, pruned_bytes = pruned_bytes + $4 WHERE id = $1', [c.id, now, events, c.bytes]);
+      await query('UPDATE commands SET pruned_at = $2, pruned_events = pruned_events + $3, pruned_bytes = pruned_bytes + $4 WHERE id = $1', [
+        c.id,
+        now,
+        events,
+        c.bytes,
+      ]);
       return { events };
     });
     if (step === 'busy') break;

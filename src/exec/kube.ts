@@ -137,7 +137,14 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
   };
 
   /** Opens one exec socket; rejects when it cannot be opened within `connectTimeoutMs`. */
-  const openExec = (pod: string, argv: string[], stdout: Writable, stderr: Writable, stdin: PassThrough | null, onStatus: (s: V1Status) => void): Promise<Socket> => {
+  const openExec = (
+    pod: string,
+    argv: string[],
+    stdout: Writable,
+    stderr: Writable,
+    stdin: PassThrough | null,
+    onStatus: (s: V1Status) => void,
+  ): Promise<Socket> => {
     // A handler per exec, with our streams: client-node's default one would apply a server CLOSE
     // frame to process.stdout/stderr, and the CLOSE frame must not reach Exec's handler, which
     // throws on an unknown channel inside the socket's message event.
@@ -149,7 +156,10 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new Error(`no answer within ${connectTimeoutMs} ms`));
-        void opening.then((late) => late.terminate(), () => undefined);
+        void opening.then(
+          (late) => late.terminate(),
+          () => undefined,
+        );
       }, connectTimeoutMs);
       opening.then(
         (socket) => {

@@ -68,7 +68,15 @@ export function createLocalExecutor(options: LocalExecutorOptions): Executor {
     if (closing.signal.aborted) throw new Error('the executor is closed');
     const spool = spoolOf(request);
     const workspace = request.target.workspace;
-    const [file, ...args] = startArgv({ spool, workspace, dir: path.resolve(workspace, request.workdir), argv: request.argv, env: request.env, stdin: request.stdin !== undefined, maxSpoolBytes: options.maxSpoolBytes });
+    const [file, ...args] = startArgv({
+      spool,
+      workspace,
+      dir: path.resolve(workspace, request.workdir),
+      argv: request.argv,
+      env: request.env,
+      stdin: request.stdin !== undefined,
+      maxSpoolBytes: options.maxSpoolBytes,
+    });
     const { code, stdout, stderr } = await runStartScript(file!, args, workspace, env, request.stdin);
     if (code !== 0) throw new Error(stderr.trim() || `the start script exited with ${code}`);
     const pgid = parsePgid(stdout);
@@ -147,7 +155,13 @@ function commandEnvironment(names: readonly string[]): Record<string, string> {
 }
 
 /** Runs the start script to its end, with `env` as its whole environment (the command inherits it): its stdin is the command's, its stdout the group id. */
-function runStartScript(file: string, args: string[], cwd: string, env: Record<string, string>, stdin: string | Uint8Array | undefined): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runStartScript(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  stdin: string | Uint8Array | undefined,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     // Not unref'd: we wait for this short script's exit, which an unref'd child may never report. The

@@ -324,9 +324,7 @@ export function isFinalFollowExit(status: number): boolean {
  */
 export function checkArgv(spool: string): string[] {
   const script =
-    `s=$1; ${STATE_FN}state; ` +
-    'size() { n=$(wc -c 2>/dev/null <"$1") && echo $n || echo -; }; ' +
-    'echo "$(size "$s/stdout") $(size "$s/stderr")"';
+    `s=$1; ${STATE_FN}state; ` + 'size() { n=$(wc -c 2>/dev/null <"$1") && echo $n || echo -; }; ' + 'echo "$(size "$s/stdout") $(size "$s/stderr")"';
   return ['sh', '-c', script, 'rdev-check', spool];
 }
 

@@ -51,7 +51,12 @@ export function admit(o: GateOptions, req: IncomingMessage, res: ServerResponse)
   let caller: string | null = null;
   if (o.logger) logWhenClosed(o.logger, req, res, requestId, url.pathname, () => caller);
   const rest = !url.pathname.startsWith('/graphql');
-  const fail = (status: number, code: ErrorCode | 'UNSUPPORTED_MEDIA_TYPE' | 'LENGTH_REQUIRED', message: string, headers: Record<string, string> = {}): undefined => {
+  const fail = (
+    status: number,
+    code: ErrorCode | 'UNSUPPORTED_MEDIA_TYPE' | 'LENGTH_REQUIRED',
+    message: string,
+    headers: Record<string, string> = {},
+  ): undefined => {
     const body = rest ? { error: { code, message }, meta: meta(requestId) } : { errors: [{ message, extensions: { code } }] };
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId, ...headers }).end(JSON.stringify(body));
     return undefined;
@@ -78,14 +83,18 @@ export function admit(o: GateOptions, req: IncomingMessage, res: ServerResponse)
 
   if (req.method === 'POST') {
     const type = String(req.headers['content-type'] ?? '');
-    if (!JSON_TYPES.test(type)) return fail(415, 'UNSUPPORTED_MEDIA_TYPE', `a POST body must be JSON (content-type: application/json), not ${JSON.stringify(type || 'none')}`);
+    if (!JSON_TYPES.test(type))
+      return fail(415, 'UNSUPPORTED_MEDIA_TYPE', `a POST body must be JSON (content-type: application/json), not ${JSON.stringify(type || 'none')}`);
     const length = req.headers['content-length'];
     if (length === undefined) return fail(411, 'LENGTH_REQUIRED', 'a POST needs a Content-Length (chunked bodies are not accepted)');
     if (Number(length) > o.maxBodyBytes) return fail(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${o.maxBodyBytes} bytes`);
   }
   try {
     const header = req.headers.authorization;
-    const identity = authenticate(o.tokens, { authorization: header, accessToken: isSseRoute(req, url) ? (url.searchParams.get('access_token') ?? undefined) : undefined });
+    const identity = authenticate(o.tokens, {
+      authorization: header,
+      accessToken: isSseRoute(req, url) ? (url.searchParams.get('access_token') ?? undefined) : undefined,
+    });
     caller = identity.name;
     return { identity, requestId, url };
   } catch (err) {
@@ -105,6 +114,14 @@ function logWhenClosed(logger: Logger, req: IncomingMessage, res: ServerResponse
   const started = performance.now();
   res.once('close', () => {
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
-    logger.info('request', { requestId, method: req.method, path, status: res.statusCode, durationMs, caller: caller(), ...(res.writableFinished ? {} : { aborted: true }) });
+    logger.info('request', {
+      requestId,
+      method: req.method,
+      path,
+      status: res.statusCode,
+      durationMs,
+      caller: caller(),
+      ...(res.writableFinished ? {} : { aborted: true }),
+    });
   });
 }

@@ -52,7 +52,7 @@ export function registerClusterMetrics(registry: Registry, sources: ClusterMetri
       registers,
       collect() {
         const now = sources.stats()[key];
-        if (now > seen[key]) this.inc(((now - seen[key]) * scale));
+        if (now > seen[key]) this.inc((now - seen[key]) * scale);
         seen[key] = now;
       },
     });

@@ -86,7 +86,11 @@ export function createMetrics(sources: MetricsSources): AppMetrics {
     labelNames: ['kind'],
     registers,
   });
-  const subscriptions = new Gauge({ name: 'rdev_graphql_subscriptions_open', help: 'GraphQL subscriptions open now (/graphql and /graphql/stream).', registers });
+  const subscriptions = new Gauge({
+    name: 'rdev_graphql_subscriptions_open',
+    help: 'GraphQL subscriptions open now (/graphql and /graphql/stream).',
+    registers,
+  });
   new Gauge({
     name: 'rdev_sse_connections_open',
     help: 'REST Server-Sent Events streams (/projects/{id}/events) open now.',

@@ -69,7 +69,10 @@ test('wordCount counts words, not spaces', () => {
 
 /** Runs git in `dir` as rdev-bot, whatever the machine's git configuration says. */
 function git(dir: string, ...args: string[]): void {
-  execFileSync('git', ['-c', 'user.name=rdev-bot', '-c', 'user.email=rdev-bot@localhost', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, stdio: 'ignore' });
+  execFileSync('git', ['-c', 'user.name=rdev-bot', '-c', 'user.email=rdev-bot@localhost', '-c', 'commit.gpgsign=false', ...args], {
+    cwd: dir,
+    stdio: 'ignore',
+  });
 }
 
 /** Writes the files of {@link DEMO_FILES} that `dir` lacks; returns their names. */

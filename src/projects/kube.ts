@@ -39,7 +39,16 @@ export interface KubeRegistryOptions {
 export interface KubeRegistry extends ProjectRegistry, PodGoneSource {}
 
 /** A watch event's object: raw JSON, read through the same fields as a listed pod. */
-type PodObject = PodLike & { metadata?: { name?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; deletionTimestamp?: unknown; creationTimestamp?: unknown } };
+type PodObject = PodLike & {
+  metadata?: {
+    name?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    deletionTimestamp?: unknown;
+    creationTimestamp?: unknown;
+  };
+};
 
 interface PodEntry {
   uid: string;

@@ -68,7 +68,10 @@ export function podStatus(pod: PodLike): PodProjectStatus {
   }
   if (phase === 'Unknown') return notReady(`pod ${name} is in phase Unknown${detail(s.reason, s.message, ': ')}`);
 
-  for (const [kind, list] of [['init container', init], ['container', main]] as const) {
+  for (const [kind, list] of [
+    ['init container', init],
+    ['container', main],
+  ] as const) {
     for (const c of list) {
       const waiting = c.state?.waiting;
       if (waiting?.reason && !STARTING_REASONS.has(waiting.reason)) {

@@ -1,16 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { claudeBody, gitBody, shellBody } from './bodies.js';
-import {
-  envelope,
-  restCommand,
-  restErrorEnvelope,
-  restProject,
-  restStatus,
-  sseComplete,
-  sseOutput,
-  sseStart,
-} from './schemas.js';
+import { envelope, restCommand, restErrorEnvelope, restProject, restStatus, sseComplete, sseOutput, sseStart } from './schemas.js';
 
 /**
  * `/openapi.json`: the REST shims as an OpenAPI 3.1 document. Every schema in it is generated
@@ -145,13 +136,24 @@ function paths(): Json {
         summary: 'One project',
         security: [{ bearer: [] }, {}],
         parameters: [projectId],
-        responses: { '200': ok('The project', ref('ProjectEnvelope')), ...AUTH_ERRORS, '404': failure('NOT_FOUND: no such project (or the token may not see it)') },
+        responses: {
+          '200': ok('The project', ref('ProjectEnvelope')),
+          ...AUTH_ERRORS,
+          '404': failure('NOT_FOUND: no such project (or the token may not see it)'),
+        },
       },
     },
-    '/projects/{id}/shell': { post: runOperation('shell', 'Run a shell command (`sh -c`) in the workspace', 'ShellBody', { command: 'npm test', timeout_seconds: 900 }) },
-    '/projects/{id}/git': { post: runOperation('git', 'Run git with these arguments (no shell; the subcommand must be allowed)', 'GitBody', { args: ['status'] }) },
+    '/projects/{id}/shell': {
+      post: runOperation('shell', 'Run a shell command (`sh -c`) in the workspace', 'ShellBody', { command: 'npm test', timeout_seconds: 900 }),
+    },
+    '/projects/{id}/git': {
+      post: runOperation('git', 'Run git with these arguments (no shell; the subcommand must be allowed)', 'GitBody', { args: ['status'] }),
+    },
     '/projects/{id}/claude': {
-      post: runOperation('claude', 'Run a Claude Code prompt (`claude -p … --output-format stream-json`)', 'ClaudeBody', { prompt: 'fix the failing test', max_turns: 5 }),
+      post: runOperation('claude', 'Run a Claude Code prompt (`claude -p … --output-format stream-json`)', 'ClaudeBody', {
+        prompt: 'fix the failing test',
+        max_turns: 5,
+      }),
     },
     '/projects/{id}/events': {
       get: {
@@ -159,7 +161,7 @@ function paths(): Json {
         operationId: 'events',
         summary: "A command's events (with stream_id), or live events of every command of the project",
         description:
-          'Server-Sent Events. With `stream_id`: the command\'s `output` lines from the start (or after `Last-Event-ID`), then live, then one `complete`, after which the stream ends; ' +
+          "Server-Sent Events. With `stream_id`: the command's `output` lines from the start (or after `Last-Event-ID`), then live, then one `complete`, after which the stream ends; " +
           'a reconnect after `complete` is answered 204, which stops an EventSource. Every event has an `id` (`seq` or `seq.line`). ' +
           'Without `stream_id`: live `start`, `output` and `complete` events of every command of the project, each with `stream_id`. ' +
           'A `: heartbeat` comment goes out every RDEV_HEARTBEAT_SECONDS. Each `data:` is one JSON object: `SseOutput`, `SseComplete` or `SseStart`.',
@@ -167,7 +169,13 @@ function paths(): Json {
         parameters: [
           projectId,
           { name: 'stream_id', in: 'query', required: false, description: 'The command (the `id` a POST answered)', schema: { type: 'string' } },
-          { name: 'Last-Event-ID', in: 'header', required: false, description: 'Resume after this event (an EventSource sends it when it reconnects)', schema: { type: 'string', pattern: '^\\d{1,15}(\\.\\d{1,9})?$' } },
+          {
+            name: 'Last-Event-ID',
+            in: 'header',
+            required: false,
+            description: 'Resume after this event (an EventSource sends it when it reconnects)',
+            schema: { type: 'string', pattern: '^\\d{1,15}(\\.\\d{1,9})?$' },
+          },
           { name: 'last_event_id', in: 'query', required: false, description: 'The same, for clients that cannot set the header', schema: { type: 'string' } },
         ],
         responses: {
@@ -175,7 +183,7 @@ function paths(): Json {
             description: 'The event stream',
             content: { 'text/event-stream': { schema: { oneOf: [ref('SseOutputEvent'), ref('SseCompleteEvent'), ref('SseStartEvent')] } } },
           },
-          '204': { description: 'Resumed after the command\'s `complete`: nothing more will come' },
+          '204': { description: "Resumed after the command's `complete`: nothing more will come" },
           '400': failure('BAD_USER_INPUT: Last-Event-ID is not an id this server sent'),
           ...AUTH_ERRORS,
           '404': failure('NOT_FOUND: no such project, or no such command in it'),

@@ -29,7 +29,15 @@ export function commandJson(c: Command): RestCommand {
 }
 
 export function listProjects(ctx: RestContext, r: RouteRequest): void {
-  sendData(r.res, 200, ctx.registry.list().filter((p) => canSeeProject(ctx.identity, p.id)).map(projectJson), r.requestId);
+  sendData(
+    r.res,
+    200,
+    ctx.registry
+      .list()
+      .filter((p) => canSeeProject(ctx.identity, p.id))
+      .map(projectJson),
+    r.requestId,
+  );
 }
 
 export function getProject(ctx: RestContext, r: RouteRequest): void {

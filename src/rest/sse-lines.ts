@@ -65,7 +65,9 @@ export class LineRenderer {
         }
         break;
     }
-    const frames: SseFrame[] = lines.flatMap((l, i) => (i <= skipThrough ? [] : [{ event: 'output' as const, id: `${event.seq}.${i}`, data: { ...this.extra, ...l } }]));
+    const frames: SseFrame[] = lines.flatMap((l, i) =>
+      i <= skipThrough ? [] : [{ event: 'output' as const, id: `${event.seq}.${i}`, data: { ...this.extra, ...l } }],
+    );
     if (event.type === 'completed') {
       frames.push({
         event: 'complete',
@@ -81,7 +83,10 @@ export class LineRenderer {
  * The unterminated tails of each stream just before event `seq`, read backwards from the log,
  * so that a stream resumed there renders lines exactly as an uninterrupted one did.
  */
-export async function carryBefore(read: (afterSeq: number, limit: number) => Promise<CommandEvent[]>, seq: number): Promise<{ STDOUT: string; STDERR: string }> {
+export async function carryBefore(
+  read: (afterSeq: number, limit: number) => Promise<CommandEvent[]>,
+  seq: number,
+): Promise<{ STDOUT: string; STDERR: string }> {
   const carry = { STDOUT: '', STDERR: '' };
   const open = new Set<'STDOUT' | 'STDERR'>(['STDOUT', 'STDERR']);
   const window = 64;

@@ -126,7 +126,11 @@ export class CommandRun {
         this.update({ spool: { ...this.position(), pgid: started.pgid } });
       } catch (err) {
         logger.error('executor failed', { err: String(err) });
-        await this.finish(new OutputMeter(d.maxOutputBytes), { status: 'FAILED', exitCode: null, error: `could not run the command: ${(err as Error).message}` });
+        await this.finish(new OutputMeter(d.maxOutputBytes), {
+          status: 'FAILED',
+          exitCode: null,
+          error: `could not run the command: ${(err as Error).message}`,
+        });
         return;
       }
     } else {
@@ -153,7 +157,12 @@ export class CommandRun {
       return;
     }
     sink.end();
-    let state: FinalState = finalState(outcome.type === 'exited' ? outcome : { type: 'lost', reason: outcome.reason }, this.stop, this.command.timeoutSeconds, idleSeconds);
+    let state: FinalState = finalState(
+      outcome.type === 'exited' ? outcome : { type: 'lost', reason: outcome.reason },
+      this.stop,
+      this.command.timeoutSeconds,
+      idleSeconds,
+    );
     if (this.command.claude) state = claudeFinalState(state, claudeFailure(this.command.claude, state.exitCode ?? 0));
     // The spool goes only once the final record is durable: until then a replica that takes the
     // command over (this one's lease lapsed) still needs it. Not awaited: the command holds no slot meanwhile.
@@ -209,7 +218,7 @@ export class CommandRun {
       this.attachAbort.signal.removeEventListener('abort', onDetach);
       if (backlogged && !this.detaching && outcome.type === 'detached') {
         // The output is safe in the spool: read on once the history has caught up. Not a failure.
-        logger.warn('the history store is behind: pausing this command\'s output until it catches up', { offsets: { ...read } });
+        logger.warn("the history store is behind: pausing this command's output until it catches up", { offsets: { ...read } });
         await Promise.race([d.log.drained?.(), new Promise((r) => this.attachAbort.signal.addEventListener('abort', r, { once: true }))]);
         delay = 50;
         continue;
@@ -249,7 +258,7 @@ export class CommandRun {
 
   private lostWrite(err: unknown): void {
     if (isFenced(err)) this.detach();
-    else this.d.logger.error('could not record the command\'s progress', { commandId: this.id, err: String(err) });
+    else this.d.logger.error("could not record the command's progress", { commandId: this.id, err: String(err) });
   }
 
   /** Where the command's output goes: counted and hashed as it comes, then Claude runs have their stream-json parsed, the rest is plain. */
@@ -263,11 +272,14 @@ export class CommandRun {
       },
     });
     if (this.command.kind !== 'CLAUDE') return createMeteredSink(meter, createPlainSink(chunker));
-    return createMeteredSink(meter, createClaudeSink(chunker, (message, bytes) => {
-      this.append(meter.admitMessage(claudeEventOf(message, new Date()), bytes), { STDOUT: bytes });
-      const summary = foldClaudeMessage(this.command.claude ?? EMPTY_CLAUDE_SUMMARY, message);
-      if (summary !== this.command.claude) this.update({ claude: summary });
-    }));
+    return createMeteredSink(
+      meter,
+      createClaudeSink(chunker, (message, bytes) => {
+        this.append(meter.admitMessage(claudeEventOf(message, new Date()), bytes), { STDOUT: bytes });
+        const summary = foldClaudeMessage(this.command.claude ?? EMPTY_CLAUDE_SUMMARY, message);
+        if (summary !== this.command.claude) this.update({ claude: summary });
+      }),
+    );
   }
 
   private publishStatus(): void {
@@ -318,7 +330,9 @@ export async function finishCommand(
   // (written after, hence with, every event appended before it: readers never see an end before its output).
   const written = d.store.update(command.id, patch);
   Object.assign(command, patch);
-  const completed = d.log.append(command.id, [{ type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt }]);
+  const completed = d.log.append(command.id, [
+    { type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt },
+  ]);
   const [updated] = await Promise.all([written, completed]);
   // Where the final record and the completed event can commit apart (PostgreSQL), the event is in too
   // before anyone hears of the end: project subscribers get the completion, then the status.

@@ -9,9 +9,41 @@ import { BadUserInputError } from '../errors.js';
 
 /** Subcommands `runGit` runs unless `RDEV_GIT_SUBCOMMANDS` says otherwise. */
 export const DEFAULT_GIT_SUBCOMMANDS = [
-  'add', 'blame', 'branch', 'checkout', 'cherry-pick', 'clean', 'commit', 'config', 'describe', 'diff', 'fetch', 'grep', 'log',
-  'ls-files', 'ls-tree', 'merge', 'mv', 'pull', 'push', 'rebase', 'reflog', 'remote', 'reset', 'restore', 'rev-list', 'rev-parse',
-  'revert', 'rm', 'shortlog', 'show', 'stash', 'status', 'submodule', 'switch', 'tag',
+  'add',
+  'blame',
+  'branch',
+  'checkout',
+  'cherry-pick',
+  'clean',
+  'commit',
+  'config',
+  'describe',
+  'diff',
+  'fetch',
+  'grep',
+  'log',
+  'ls-files',
+  'ls-tree',
+  'merge',
+  'mv',
+  'pull',
+  'push',
+  'rebase',
+  'reflog',
+  'remote',
+  'reset',
+  'restore',
+  'rev-list',
+  'rev-parse',
+  'revert',
+  'rm',
+  'shortlog',
+  'show',
+  'stash',
+  'status',
+  'submodule',
+  'switch',
+  'tag',
 ] as const;
 
 /**
@@ -19,8 +51,22 @@ export const DEFAULT_GIT_SUBCOMMANDS = [
  * write files outside the workspace (`diff --no-index`, `blame --contents`, `commit --file`, …).
  */
 const LONG_ANYWHERE = [
-  '--upload-pack', '--receive-pack', '--exec', '--exec-path', '--git-dir', '--work-tree', '--config-env', '--output',
-  '--open-files-in-pager', '--namespace', '--super-prefix', '--no-index', '--contents', '--file', '--template', '--blob',
+  '--upload-pack',
+  '--receive-pack',
+  '--exec',
+  '--exec-path',
+  '--git-dir',
+  '--work-tree',
+  '--config-env',
+  '--output',
+  '--open-files-in-pager',
+  '--namespace',
+  '--super-prefix',
+  '--no-index',
+  '--contents',
+  '--file',
+  '--template',
+  '--blob',
 ];
 
 /** Per subcommand: long options and short option letters that run a program or need a terminal. */
@@ -41,7 +87,18 @@ const BY_SUBCOMMAND: Record<string, { long: string[]; short: string }> = {
 
 /** `git config` reads: the form must come first (git stops reading options at the first plain argument). */
 const CONFIG_READS = new Set(['--get', '--get-all', '--get-regexp', '--get-urlmatch', '--list', '-l', 'get', 'list']);
-const CONFIG_READ_FLAGS = new Set(['--show-origin', '--show-scope', '--null', '-z', '--name-only', '--includes', '--no-includes', '--local', '--global', '--system']);
+const CONFIG_READ_FLAGS = new Set([
+  '--show-origin',
+  '--show-scope',
+  '--null',
+  '-z',
+  '--name-only',
+  '--includes',
+  '--no-includes',
+  '--local',
+  '--global',
+  '--system',
+]);
 
 /** Remotes that are local paths or transport helpers (`ext::`, `fd::`) reach outside the workspace. */
 function isOutsideRemote(arg: string): boolean {
@@ -75,13 +132,16 @@ export function checkGitArgs(args: readonly string[], allowed: ReadonlySet<strin
       if (bad) refuse(`${JSON.stringify(arg)} (${bad}) is not allowed: it runs a program, needs a terminal, or points git outside the workspace`);
     } else if (arg.startsWith('-') && arg.length > 1) {
       // -c key=value (or -ckey=value) sets configuration, whatever the subcommand.
-      if (arg.startsWith('-c') && (arg.includes('=') || (options[i + 1] ?? '').includes('='))) refuse(`${JSON.stringify(arg)} sets configuration, which runGit does not allow`);
+      if (arg.startsWith('-c') && (arg.includes('=') || (options[i + 1] ?? '').includes('=')))
+        refuse(`${JSON.stringify(arg)} sets configuration, which runGit does not allow`);
       // A bundle such as -vx: any dangerous letter in it counts.
       const letter = [...arg.slice(1)].find((c) => rules.short.includes(c));
-      if (letter) refuse(`${JSON.stringify(arg)} (-${letter}) is not allowed for git ${sub}: it runs a program, needs a terminal or reads a file outside the workspace`);
+      if (letter)
+        refuse(`${JSON.stringify(arg)} (-${letter}) is not allowed for git ${sub}: it runs a program, needs a terminal or reads a file outside the workspace`);
     }
   }
-  if (sub === 'submodule' && options.some((a) => a === 'foreach')) refuse('git submodule foreach runs a command in each submodule, which runGit does not allow');
+  if (sub === 'submodule' && options.some((a) => a === 'foreach'))
+    refuse('git submodule foreach runs a command in each submodule, which runGit does not allow');
   if (sub === 'config') checkConfigRead(options);
   if (REMOTE_SUBCOMMANDS.has(sub)) {
     const outside = options.find((a) => !a.startsWith('-') && isOutsideRemote(a));

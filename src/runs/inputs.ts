@@ -6,8 +6,7 @@ import { z } from 'zod';
  */
 
 const noNul = (s: string): boolean => !s.includes('\0');
-const text = (max: number) =>
-  z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`).refine(noNul, 'must not contain NUL bytes');
+const text = (max: number) => z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`).refine(noNul, 'must not contain NUL bytes');
 
 export const projectIdRule = z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters');
 export const shellCommandRule = text(100_000);

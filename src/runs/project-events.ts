@@ -38,7 +38,11 @@ export interface ProjectEventsOptions {
 /** A subscriber fell more than `maxQueued` events behind and was ended (`SLOW_SUBSCRIBER`); it may subscribe again. */
 export class SlowSubscriberError extends ApiError {
   constructor(maxQueued: number) {
-    super('SLOW_SUBSCRIBER', `this subscription fell more than ${maxQueued} events behind and was ended: subscribe again (commandEvents with \`after\` replays a command's events)`, { maxQueued });
+    super(
+      'SLOW_SUBSCRIBER',
+      `this subscription fell more than ${maxQueued} events behind and was ended: subscribe again (commandEvents with \`after\` replays a command's events)`,
+      { maxQueued },
+    );
   }
 }
 

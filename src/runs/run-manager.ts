@@ -108,7 +108,6 @@ export interface StartRequest {
   caller?: string | undefined;
 }
 
-
 /**
  * The one place that joins projects, executors and the event log: validates, records, schedules
  * ({@link Scheduler}) and hands each command to its {@link CommandRun}. After a restart,
@@ -149,7 +148,8 @@ export class RunManager {
       },
       finishQueued: (command, status) => finishCommand(this.deps, command, { status, exitCode: null, error: null }),
       queued: (command) => this.publishStatus(command),
-      accepted: (command) => o.logger.info('command accepted', { commandId: command.id, projectId: command.projectId, kind: command.kind, status: command.status }),
+      accepted: (command) =>
+        o.logger.info('command accepted', { commandId: command.id, projectId: command.projectId, kind: command.kind, status: command.status }),
       statusElsewhere: (commandId) => {
         if (o.projectEvents.subscriberCount(projectIdOfCommand(commandId)) === 0) return;
         o.store.get(commandId).then(
@@ -158,9 +158,7 @@ export class RunManager {
         );
       },
     };
-    this.coordinator = o.coordinator
-      ? o.coordinator(hooks)
-      : new LocalCoordinator({ store: o.store, idempotency: o.idempotency, limits: o.limits, ...hooks });
+    this.coordinator = o.coordinator ? o.coordinator(hooks) : new LocalCoordinator({ store: o.store, idempotency: o.idempotency, limits: o.limits, ...hooks });
   }
 
   /**
@@ -286,11 +284,13 @@ export class RunManager {
       return;
     }
     await Promise.all(
-      this.coordinator.drainQueued().map((command) =>
-        finishCommand(this.deps, command, { status: 'LOST', exitCode: null, error: 'server shut down before the command started' }).catch((err: unknown) =>
-          this.o.logger.error('could not record a queued command as LOST', { commandId: command.id, err: String(err) }),
+      this.coordinator
+        .drainQueued()
+        .map((command) =>
+          finishCommand(this.deps, command, { status: 'LOST', exitCode: null, error: 'server shut down before the command started' }).catch((err: unknown) =>
+            this.o.logger.error('could not record a queued command as LOST', { commandId: command.id, err: String(err) }),
+          ),
         ),
-      ),
     );
     const all = (): Promise<unknown> => Promise.all(this.coordinator.localRuns().map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;

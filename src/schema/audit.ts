@@ -40,7 +40,10 @@ builder.queryField('auditLog', (t) =>
     description: 'The audit log of commands, newest first (admins only). Page with `before: <seq of the last entry>`.',
     extensions: { complexity: listCost({ defaultSize: AUDIT_PAGE, maxSize: MAX_AUDIT_PAGE }) },
     args: {
-      first: t.arg.int({ required: false, validate: { min: [1, { message: 'must be at least 1' }], max: [MAX_AUDIT_PAGE, { message: `must be at most ${MAX_AUDIT_PAGE}` }] } }),
+      first: t.arg.int({
+        required: false,
+        validate: { min: [1, { message: 'must be at least 1' }], max: [MAX_AUDIT_PAGE, { message: `must be at most ${MAX_AUDIT_PAGE}` }] },
+      }),
       before: t.arg.int({ required: false }),
     },
     resolve: (_, args, ctx) => ctx.audit.list({ before: args.before ?? undefined, limit: args.first ?? AUDIT_PAGE }),

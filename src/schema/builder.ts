@@ -56,6 +56,11 @@ function auditRefusedInput(ctx: Context, field: string, args: Record<string, unk
   const kind = RUN_KINDS[field as keyof typeof RUN_KINDS];
   if (!kind) return;
   const input = (args.input ?? {}) as Record<string, unknown>;
-  const argv = kind === 'GIT' && Array.isArray(input.args) ? ['git', ...input.args.map(String)] : kind === 'SHELL' ? ['sh', '-c', String(input.command ?? '')] : ['claude'];
+  const argv =
+    kind === 'GIT' && Array.isArray(input.args)
+      ? ['git', ...input.args.map(String)]
+      : kind === 'SHELL'
+        ? ['sh', '-c', String(input.command ?? '')]
+        : ['claude'];
   ctx.guard.refused(ctx.identity, String(input.projectId ?? ''), kind, argv, err);
 }

@@ -23,7 +23,12 @@ builder.objectField(ProjectRef, 'claudeSessions', (t) =>
     type: [ClaudeSessionRef],
     description: "The project's recent Claude sessions, newest first, so that a chat bot can continue one without keeping its own table.",
     extensions: { complexity: listCost({ defaultSize: SESSIONS_PAGE, maxSize: MAX_SESSIONS_PAGE }) },
-    args: { first: t.arg.int({ required: false, validate: { min: [1, { message: 'must be at least 1' }], max: [MAX_SESSIONS_PAGE, { message: `must be at most ${MAX_SESSIONS_PAGE}` }] } }) },
+    args: {
+      first: t.arg.int({
+        required: false,
+        validate: { min: [1, { message: 'must be at least 1' }], max: [MAX_SESSIONS_PAGE, { message: `must be at most ${MAX_SESSIONS_PAGE}` }] },
+      }),
+    },
     resolve: (project, args, ctx) => ctx.runs.claudeSessions(project.id, args.first ?? SESSIONS_PAGE),
   }),
 );

@@ -54,14 +54,17 @@ CommandRef.implement({
       extensions: { complexity: listCost({ defaultSize: MAX_OUTPUT_PAGE, maxSize: MAX_OUTPUT_PAGE, perBatch: 100 }) },
       args: {
         after: t.arg.int({ required: false, validate: { min: [0, { message: 'must be 0 or more' }] } }),
-        first: t.arg.int({ required: false, validate: { min: [0, { message: 'must be 0 or more' }], max: [MAX_OUTPUT_PAGE, { message: `must be at most ${MAX_OUTPUT_PAGE}` }] } }),
+        first: t.arg.int({
+          required: false,
+          validate: { min: [0, { message: 'must be 0 or more' }], max: [MAX_OUTPUT_PAGE, { message: `must be at most ${MAX_OUTPUT_PAGE}` }] },
+        }),
       },
       resolve: async (c, args, ctx) => {
         const limit = args.first ?? MAX_OUTPUT_PAGE;
         if (c.prunedAt) return [prunedNotice(c.prunedAt)];
         const out = [];
         // Completion (and, later, parsed Claude) events share the seq space; skip them but keep paging.
-        for (let after = args.after ?? 0; out.length < limit; ) {
+        for (let after = args.after ?? 0; out.length < limit;) {
           const batch = await ctx.runs.events(c.id, after, limit - out.length);
           if (batch.length === 0) break;
           for (const e of batch) if (e.type === 'output') out.push(e);
@@ -70,7 +73,11 @@ CommandRef.implement({
         return out;
       },
     }),
-    prunedAt: t.expose('prunedAt', { type: 'DateTime', nullable: true, description: "When retention deleted this command's output (RDEV_RETENTION_DAYS, RDEV_RETENTION_MAX_BYTES)." }),
+    prunedAt: t.expose('prunedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: "When retention deleted this command's output (RDEV_RETENTION_DAYS, RDEV_RETENTION_MAX_BYTES).",
+    }),
     claude: t.field({
       type: ClaudeRunRef,
       nullable: true,
@@ -114,7 +121,8 @@ ClaudeMessageRef.implement({
 });
 
 ClaudeRunRef.implement({
-  description: 'What a Claude run reported, from its stream-json messages: sessionId and model from the init message (while it runs), the rest from the result message.',
+  description:
+    'What a Claude run reported, from its stream-json messages: sessionId and model from the init message (while it runs), the rest from the result message.',
   fields: (t) => ({
     sessionId: t.exposeString('sessionId', { nullable: true }),
     model: t.exposeString('model', { nullable: true }),
@@ -151,7 +159,10 @@ builder.queryFields((t) => ({
       const { limit, beforeOrdinal } = pageArgs(args.first, args.after);
       const projectId = args.projectId == null ? undefined : String(args.projectId);
       if (projectId !== undefined && !canSeeProject(ctx.identity, projectId)) return toPage([], limit);
-      return toPage(await ctx.runs.list({ projectId, projectIds: ctx.identity.projects ?? undefined, status: args.status ?? undefined, beforeOrdinal, limit }), limit);
+      return toPage(
+        await ctx.runs.list({ projectId, projectIds: ctx.identity.projects ?? undefined, status: args.status ?? undefined, beforeOrdinal, limit }),
+        limit,
+      );
     },
   }),
 }));

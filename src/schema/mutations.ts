@@ -75,7 +75,13 @@ builder.mutationFields((t) => ({
     resolve: (_, { input }, ctx) =>
       ctx.guard.run(
         ctx.identity,
-        { projectId: String(input.projectId), kind: 'GIT', argv: gitArgv(input.args), timeoutSeconds: input.timeoutSeconds, idempotencyKey: input.idempotencyKey },
+        {
+          projectId: String(input.projectId),
+          kind: 'GIT',
+          argv: gitArgv(input.args),
+          timeoutSeconds: input.timeoutSeconds,
+          idempotencyKey: input.idempotencyKey,
+        },
         input.args,
       ),
   }),

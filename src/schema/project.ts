@@ -30,7 +30,11 @@ ProjectRef.implement({
 });
 
 builder.queryFields((t) => ({
-  projects: t.field({ type: [ProjectRef], extensions: { complexity: projectsCost }, resolve: (_, __, ctx) => ctx.registry.list().filter((p) => canSeeProject(ctx.identity, p.id)) }),
+  projects: t.field({
+    type: [ProjectRef],
+    extensions: { complexity: projectsCost },
+    resolve: (_, __, ctx) => ctx.registry.list().filter((p) => canSeeProject(ctx.identity, p.id)),
+  }),
   project: t.field({
     type: ProjectRef,
     nullable: true,

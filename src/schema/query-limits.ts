@@ -68,13 +68,20 @@ export function listCost(o: { defaultSize: number; maxSize: number; perBatch?: n
 }
 
 /** The cost of `Query.projects`: each project's, times how many there are now. */
-export const projectsCost: ComplexityEstimator = ({ childComplexity, context }) => 1 + Math.max(1, (context as CostContext | undefined)?.projects ?? 1) * childComplexity;
+export const projectsCost: ComplexityEstimator = ({ childComplexity, context }) =>
+  1 + Math.max(1, (context as CostContext | undefined)?.projects ?? 1) * childComplexity;
 
 /** The cost of a connection's `edges`: one item's; the connection field multiplies by its `first`. */
 export const edgesCost: ComplexityEstimator = ({ childComplexity }) => 1 + childComplexity;
 
 /** The cost of the operation `operationName` of `document` with these variables (undefined when the variables do not fit: execution refuses them). */
-export function queryCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | undefined, context: CostContext): number | undefined {
+export function queryCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | undefined,
+  context: CostContext,
+): number | undefined {
   const operation = getOperationAST(document, operationName);
   if (!operation) return undefined;
   const { errors } = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {});
@@ -124,8 +131,12 @@ export function queryShapeRule(o: { maxDepth: number; maxFields: number }) {
         fields = 0;
         deepest = 0;
         walk(node.selectionSet, 1, new Set());
-        if (deepest > o.maxDepth) context.reportError(tooComplex(`the query is nested deeper than ${o.maxDepth} levels, the most allowed (RDEV_MAX_QUERY_DEPTH)`));
-        else if (fields > o.maxFields) context.reportError(tooComplex(`the query would cost more than ${o.maxFields} fields, the most allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`));
+        if (deepest > o.maxDepth)
+          context.reportError(tooComplex(`the query is nested deeper than ${o.maxDepth} levels, the most allowed (RDEV_MAX_QUERY_DEPTH)`));
+        else if (fields > o.maxFields)
+          context.reportError(
+            tooComplex(`the query would cost more than ${o.maxFields} fields, the most allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`),
+          );
       },
     };
   };
@@ -134,20 +145,31 @@ export function queryShapeRule(o: { maxDepth: number; maxFields: number }) {
 /** The error for an operation over the cost limit (undefined when it is within it). */
 export function costError(cost: number | undefined, maxComplexity: number): GraphQLError | undefined {
   if (cost === undefined || cost <= maxComplexity) return undefined;
-  return tooComplex(`the query would cost about ${Math.ceil(cost)} fields, more than the ${maxComplexity} allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`);
+  return tooComplex(
+    `the query would cost about ${Math.ceil(cost)} fields, more than the ${maxComplexity} allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`,
+  );
 }
 
 /** Refuses operations nested deeper than `maxDepth` or with more than `maxComplexity` fields (validation), or costing more than `maxComplexity` (before they execute). */
 export function useQueryLimits(limits: QueryLimits): Plugin {
-  const check = (args: { schema: GraphQLSchema; document: DocumentNode; variableValues?: unknown; operationName?: string | null | undefined }): GraphQLError | undefined => {
+  const check = (args: {
+    schema: GraphQLSchema;
+    document: DocumentNode;
+    variableValues?: unknown;
+    operationName?: string | null | undefined;
+  }): GraphQLError | undefined => {
     let cost: number | undefined;
     try {
-      cost = queryCost(args.schema, args.document, (args.variableValues ?? undefined) as Record<string, unknown> | undefined, args.operationName ?? undefined, { projects: limits.projectCount?.() ?? 1 });
+      cost = queryCost(args.schema, args.document, (args.variableValues ?? undefined) as Record<string, unknown> | undefined, args.operationName ?? undefined, {
+        projects: limits.projectCount?.() ?? 1,
+      });
     } catch (err) {
       // graphql-query-complexity throws this past MAX_COSTED_NODES (a fragment spread over and over);
       // anything else it throws is an input error that execution reports in its own words.
       if (!/maximum allowed number of nodes/.test((err as Error).message)) return undefined;
-      return tooComplex(`the query has more than ${MAX_COSTED_NODES} fields once its fragments are expanded (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`);
+      return tooComplex(
+        `the query has more than ${MAX_COSTED_NODES} fields once its fragments are expanded (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`,
+      );
     }
     return costError(cost, limits.maxComplexity);
   };

@@ -71,7 +71,9 @@ export function useStrictRequest(): Plugin {
     },
     onParams({ params }) {
       if (typeof params.query === 'string' && documentNesting(params.query) > MAX_DOCUMENT_NESTING) {
-        throw createGraphQLError(`the document is nested deeper than ${MAX_DOCUMENT_NESTING} brackets`, { extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } } });
+        throw createGraphQLError(`the document is nested deeper than ${MAX_DOCUMENT_NESTING} brackets`, {
+          extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } },
+        });
       }
     },
   };

@@ -100,8 +100,7 @@ export function commandOf(r: CommandRow): Command {
 /** The insert of each event type, with positional parameters in the order {@link insertEvent} binds them. */
 export const INSERT_EVENT_SQL = {
   output: "INSERT INTO events (command_id, seq, type, at, stream, text, bytes) VALUES (?, ?, 'output', ?, ?, ?, ?)",
-  claude:
-    "INSERT INTO events (command_id, seq, type, at, text, message_type, subtype, tool_name, message, bytes) VALUES (?, ?, 'claude', ?, ?, ?, ?, ?, ?, ?)",
+  claude: "INSERT INTO events (command_id, seq, type, at, text, message_type, subtype, tool_name, message, bytes) VALUES (?, ?, 'claude', ?, ?, ?, ?, ?, ?, ?)",
   completed: "INSERT INTO events (command_id, seq, type, at, status, exit_code, duration_ms, error) VALUES (?, ?, 'completed', ?, ?, ?, ?, ?)",
 } as const;
 

@@ -50,7 +50,9 @@ describe('an accepted command', () => {
   let output = '';
 
   beforeAll(async () => {
-    const { runShell } = await gqlDataAs(t.url, TOKENS.operator, `mutation($input: RunShellInput!) { runShell(input: $input) { id } }`, { input: { projectId: 'alpha', command: script } });
+    const { runShell } = await gqlDataAs(t.url, TOKENS.operator, `mutation($input: RunShellInput!) { runShell(input: $input) { id } }`, {
+      input: { projectId: 'alpha', command: script },
+    });
     id = runShell.id;
     await until(async () => (await commandAs(TOKENS.operator, id)).status === 'FAILED', 20_000, 'the command to finish');
     const command = await commandAs(TOKENS.operator, id);
@@ -152,9 +154,24 @@ describe('a refused command', () => {
     const message = body.errors![0]!.message;
 
     const entries = (await auditLog()).filter((e) => JSON.stringify(e.argv) === JSON.stringify(argv));
-    const refused = { decision: 'REFUSED', caller, projectId: 'alpha', kind, argv, commandId: null, refusal: { code, message }, status: null, exitCode: null, outputBytes: null, outputSha256: null, finishedAt: null };
+    const refused = {
+      decision: 'REFUSED',
+      caller,
+      projectId: 'alpha',
+      kind,
+      argv,
+      commandId: null,
+      refusal: { code, message },
+      status: null,
+      exitCode: null,
+      outputBytes: null,
+      outputSha256: null,
+      finishedAt: null,
+    };
     expect(entries).toEqual([{ seq: expect.any(Number), at: expect.any(String), ...refused }]);
-    expect(await auditLines((l) => JSON.stringify(l.argv) === JSON.stringify(argv), 1)).toEqual([{ event: 'refused', seq: entries[0]!.seq, at: expect.any(String), ...refused }]);
+    expect(await auditLines((l) => JSON.stringify(l.argv) === JSON.stringify(argv), 1)).toEqual([
+      { event: 'refused', seq: entries[0]!.seq, at: expect.any(String), ...refused },
+    ]);
   });
 
   it("a viewer's POST /projects/{id}/shell is refused with 403 and recorded as REFUSED", async () => {
@@ -162,7 +179,9 @@ describe('a refused command', () => {
     expect(res.status).toBe(403);
     expect(res.json.error.code).toBe('FORBIDDEN');
     const entries = (await auditLog()).filter((e) => e.argv.includes('echo audit-rest-viewer'));
-    expect(entries).toMatchObject([{ decision: 'REFUSED', caller: 'viewer', projectId: 'beta', kind: 'SHELL', argv: ['sh', '-c', 'echo audit-rest-viewer'], refusal: { code: 'FORBIDDEN' } }]);
+    expect(entries).toMatchObject([
+      { decision: 'REFUSED', caller: 'viewer', projectId: 'beta', kind: 'SHELL', argv: ['sh', '-c', 'echo audit-rest-viewer'], refusal: { code: 'FORBIDDEN' } },
+    ]);
   });
 });
 
@@ -175,7 +194,14 @@ describe('auditLog', () => {
     expect(status).toBe(403);
     expect(body).toEqual({
       data: null,
-      errors: [{ message: `Query.auditLog is not allowed for token ${name} (role ${name})`, locations: [{ line: 1, column: 3 }], path: ['auditLog'], extensions: { code: 'FORBIDDEN' } }],
+      errors: [
+        {
+          message: `Query.auditLog is not allowed for token ${name} (role ${name})`,
+          locations: [{ line: 1, column: 3 }],
+          path: ['auditLog'],
+          extensions: { code: 'FORBIDDEN' },
+        },
+      ],
     });
   });
 
@@ -183,7 +209,9 @@ describe('auditLog', () => {
     const all = await auditLog();
     expect(all.length).toBeGreaterThan(2);
     expect(all.map((e) => e.seq)).toEqual([...all.map((e) => e.seq)].sort((x, y) => y - x));
-    const { auditLog: page } = await gqlDataAs(t.url, TOKENS.admin, `query($before: Int) { auditLog(first: 2, before: $before) { seq } }`, { before: all[0]!.seq });
+    const { auditLog: page } = await gqlDataAs(t.url, TOKENS.admin, `query($before: Int) { auditLog(first: 2, before: $before) { seq } }`, {
+      before: all[0]!.seq,
+    });
     expect(page).toEqual([{ seq: all[1]!.seq }, { seq: all[2]!.seq }]);
   });
 

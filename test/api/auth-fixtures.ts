@@ -93,7 +93,11 @@ export async function startLoggedApp(t: TestApp, env: Record<string, string>, li
   const root = mkdtempSync(path.join(tmpdir(), 'rdev-api-logged-'));
   let backend: Record<string, string>;
   if (t.kube) {
-    backend = { RDEV_BACKEND: 'kube', KUBECONFIG: t.kube.kubeconfigPath, RDEV_WORKSPACE: t.kube.workspaceMounted ? '/workspace' : path.dirname(path.dirname(t.projectDirs.alpha)) };
+    backend = {
+      RDEV_BACKEND: 'kube',
+      KUBECONFIG: t.kube.kubeconfigPath,
+      RDEV_WORKSPACE: t.kube.workspaceMounted ? '/workspace' : path.dirname(path.dirname(t.projectDirs.alpha)),
+    };
   } else {
     const projectsFile = path.join(root, 'projects.yaml');
     const list = [

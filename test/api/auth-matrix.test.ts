@@ -28,7 +28,8 @@ function credentialsOf(caller: Caller): Credentials {
   return { token: TOKENS[caller] };
 }
 
-const search = (c: Credentials, existing = ''): string => (c.accessToken === undefined ? existing : `${existing}${existing ? '&' : '?'}access_token=${c.accessToken}`);
+const search = (c: Credentials, existing = ''): string =>
+  c.accessToken === undefined ? existing : `${existing}${existing ? '&' : '?'}access_token=${c.accessToken}`;
 
 let t: TestApp;
 let a: LoggedApp;
@@ -42,13 +43,24 @@ beforeAll(async () => {
   writeFileSync(tokensFile, TOKENS_YAML);
   a = await startLoggedApp(t, { RDEV_TOKENS_FILE: tokensFile }, logLines);
   for (const project of ['alpha', 'beta'] as const) {
-    const { runShell } = await gqlDataAs(a.url, TOKENS.admin, `mutation($p: ID!) { runShell(input: { projectId: $p, command: "echo ready" }) { id } }`, { p: project });
+    const { runShell } = await gqlDataAs(a.url, TOKENS.admin, `mutation($p: ID!) { runShell(input: { projectId: $p, command: "echo ready" }) { id } }`, {
+      p: project,
+    });
     ids[project] = runShell.id;
   }
-  await until(async () => {
-    const { alpha, beta } = await gqlDataAs(a.url, TOKENS.admin, `query($alpha: ID!, $beta: ID!) { alpha: command(id: $alpha) { status } beta: command(id: $beta) { status } }`, ids);
-    return alpha.status === 'SUCCEEDED' && beta.status === 'SUCCEEDED';
-  }, 20_000, 'the setup commands to finish');
+  await until(
+    async () => {
+      const { alpha, beta } = await gqlDataAs(
+        a.url,
+        TOKENS.admin,
+        `query($alpha: ID!, $beta: ID!) { alpha: command(id: $alpha) { status } beta: command(id: $beta) { status } }`,
+        ids,
+      );
+      return alpha.status === 'SUCCEEDED' && beta.status === 'SUCCEEDED';
+    },
+    20_000,
+    'the setup commands to finish',
+  );
 });
 afterAll(async () => {
   await a?.close();
@@ -70,23 +82,40 @@ async function rest(c: Credentials, method: string, route: string, body: unknown
 
 function describeRest(json: any, verify: (data: any) => string): string {
   if (json?.error) {
-    const envelope = typeof json.error.code === 'string' && typeof json.error.message === 'string' && typeof json.meta?.request_id === 'string' && typeof json.meta?.timestamp === 'string';
+    const envelope =
+      typeof json.error.code === 'string' &&
+      typeof json.error.message === 'string' &&
+      typeof json.meta?.request_id === 'string' &&
+      typeof json.meta?.timestamp === 'string';
     return envelope ? json.error.code : `not the error envelope: ${JSON.stringify(json)}`;
   }
   return verify(json?.data);
 }
 
 const idList = (list: Array<{ id: string }>): string => list.map((p) => p.id).join(',');
-const isCommandOf = (project: string) => (c: { id?: string } | undefined) => (typeof c?.id === 'string' && c.id.startsWith(`cmd-${project}-`) ? 'OK' : `not a ${project} command: ${JSON.stringify(c)}`);
+const isCommandOf = (project: string) => (c: { id?: string } | undefined) =>
+  typeof c?.id === 'string' && c.id.startsWith(`cmd-${project}-`) ? 'OK' : `not a ${project} command: ${JSON.stringify(c)}`;
 
 /** Runs a command as the admin in `project` until `done()` says the stream saw something (the subscription is live then). */
 async function trigger(project: string, done: () => boolean): Promise<void> {
-  await until(async () => {
-    if (done()) return true;
-    const { runShell } = await gqlDataAs(a.url, TOKENS.admin, `mutation($p: ID!) { runShell(input: { projectId: $p, command: "echo trigger" }) { id } }`, { p: project });
-    await until(async () => done() || (await gqlDataAs(a.url, TOKENS.admin, `query($id: ID!) { command(id: $id) { status } }`, { id: runShell.id })).command.status === 'SUCCEEDED', 10_000, 'the trigger');
-    return done();
-  }, 10_000, 'a live event');
+  await until(
+    async () => {
+      if (done()) return true;
+      const { runShell } = await gqlDataAs(a.url, TOKENS.admin, `mutation($p: ID!) { runShell(input: { projectId: $p, command: "echo trigger" }) { id } }`, {
+        p: project,
+      });
+      await until(
+        async () =>
+          done() ||
+          (await gqlDataAs(a.url, TOKENS.admin, `query($id: ID!) { command(id: $id) { status } }`, { id: runShell.id })).command.status === 'SUCCEEDED',
+        10_000,
+        'the trigger',
+      );
+      return done();
+    },
+    10_000,
+    'a live event',
+  );
 }
 
 /** `commandEvents` through the graphql-sse client (distinct connections): "200 OK" when it streams to CommandCompleted. */
@@ -161,7 +190,9 @@ async function restProjectEvents(c: Credentials, project: string): Promise<strin
     // The server subscribes before it writes its ": connected" comment, so one command after it is enough.
     const connected = await answer.frames.next();
     expect(connected.value).toMatchObject({ event: ':', data: 'connected' });
-    const { runShell } = await gqlDataAs(a.url, TOKENS.admin, `mutation($p: ID!) { runShell(input: { projectId: $p, command: "echo live" }) { id } }`, { p: project });
+    const { runShell } = await gqlDataAs(a.url, TOKENS.admin, `mutation($p: ID!) { runShell(input: { projectId: $p, command: "echo live" }) { id } }`, {
+      p: project,
+    });
     return `200 ${await firstFrame(answer.frames, (f) => (f.event !== ':' && JSON.parse(f.data).stream_id === runShell.id ? 'OK' : undefined))}`;
   } finally {
     abort.abort();
@@ -206,16 +237,26 @@ const OPERATIONS: Array<{ name: string; run: (c: Credentials) => Promise<string>
     run: (c) => graphql(c, '{ projects { id } }', {}, (d) => idList(d.projects)),
     expected: cells(ALL_PROJECTS, { alphaOperator: '200 alpha' }),
   },
-  { name: 'query project(alpha)', run: (c) => graphql(c, '{ project(id: "alpha") { id status } }', {}, (d) => (d.project?.id === 'alpha' ? 'OK' : `project ${JSON.stringify(d.project)}`)), expected: cells('200 OK') },
+  {
+    name: 'query project(alpha)',
+    run: (c) => graphql(c, '{ project(id: "alpha") { id status } }', {}, (d) => (d.project?.id === 'alpha' ? 'OK' : `project ${JSON.stringify(d.project)}`)),
+    expected: cells('200 OK'),
+  },
   {
     name: 'query project(beta)',
-    run: (c) => graphql(c, '{ project(id: "beta") { id } }', {}, (d) => (d.project === null ? 'null' : d.project.id === 'beta' ? 'OK' : JSON.stringify(d.project))),
+    run: (c) =>
+      graphql(c, '{ project(id: "beta") { id } }', {}, (d) => (d.project === null ? 'null' : d.project.id === 'beta' ? 'OK' : JSON.stringify(d.project))),
     expected: cells('200 OK', { alphaOperator: '200 null' }),
   },
-  { name: 'query command(alpha command)', run: (c) => graphql(c, 'query($id: ID!) { command(id: $id) { id } }', { id: ids.alpha }, (d) => isCommandOf('alpha')(d.command)), expected: cells('200 OK') },
+  {
+    name: 'query command(alpha command)',
+    run: (c) => graphql(c, 'query($id: ID!) { command(id: $id) { id } }', { id: ids.alpha }, (d) => isCommandOf('alpha')(d.command)),
+    expected: cells('200 OK'),
+  },
   {
     name: 'query command(beta command)',
-    run: (c) => graphql(c, 'query($id: ID!) { command(id: $id) { id } }', { id: ids.beta }, (d) => (d.command === null ? 'null' : isCommandOf('beta')(d.command))),
+    run: (c) =>
+      graphql(c, 'query($id: ID!) { command(id: $id) { id } }', { id: ids.beta }, (d) => (d.command === null ? 'null' : isCommandOf('beta')(d.command))),
     expected: cells('200 OK', { alphaOperator: '200 null' }),
   },
   {
@@ -229,48 +270,94 @@ const OPERATIONS: Array<{ name: string; run: (c: Credentials) => Promise<string>
   },
   {
     name: 'query commands(projectId: beta)',
-    run: (c) => graphql(c, '{ commands(projectId: "beta", first: 100) { edges { node { id } } } }', {}, (d) => (d.commands.edges.some((e: any) => e.node.id === ids.beta) ? 'OK' : `edges ${d.commands.edges.length}`)),
+    run: (c) =>
+      graphql(c, '{ commands(projectId: "beta", first: 100) { edges { node { id } } } }', {}, (d) =>
+        d.commands.edges.some((e: any) => e.node.id === ids.beta) ? 'OK' : `edges ${d.commands.edges.length}`,
+      ),
     expected: cells('200 OK', { alphaOperator: '200 edges 0' }),
   },
   {
     name: 'query auditLog',
-    run: (c) => graphql(c, '{ auditLog(first: 5) { seq decision caller } }', {}, (d) => (Array.isArray(d.auditLog) && d.auditLog.length > 0 ? 'OK' : JSON.stringify(d))),
+    run: (c) =>
+      graphql(c, '{ auditLog(first: 5) { seq decision caller } }', {}, (d) => (Array.isArray(d.auditLog) && d.auditLog.length > 0 ? 'OK' : JSON.stringify(d))),
     expected: cells(FORBIDDEN_GQL, { admin: '200 OK' }),
   },
   // Mutations.
   ...Object.entries(RUN_MUTATIONS).flatMap(([field, m]) => [
     {
       name: `mutation ${field}(alpha)`,
-      run: (c: Credentials) => graphql(c, `mutation($input: ${m.type}!) { ${field}(input: $input) { id kind } }`, { input: m.input('alpha') }, (d) => (d[field].kind === m.kind ? isCommandOf('alpha')(d[field]) : JSON.stringify(d))),
+      run: (c: Credentials) =>
+        graphql(c, `mutation($input: ${m.type}!) { ${field}(input: $input) { id kind } }`, { input: m.input('alpha') }, (d) =>
+          d[field].kind === m.kind ? isCommandOf('alpha')(d[field]) : JSON.stringify(d),
+        ),
       expected: cells('200 OK', RUN_GQL(m.kind)),
     },
     {
       name: `mutation ${field}(beta)`,
-      run: (c: Credentials) => graphql(c, `mutation($input: ${m.type}!) { ${field}(input: $input) { id kind } }`, { input: m.input('beta') }, (d) => isCommandOf('beta')(d[field])),
+      run: (c: Credentials) =>
+        graphql(c, `mutation($input: ${m.type}!) { ${field}(input: $input) { id kind } }`, { input: m.input('beta') }, (d) => isCommandOf('beta')(d[field])),
       expected: cells('200 OK', { ...RUN_GQL(m.kind), alphaOperator: '200 NOT_FOUND' }),
     },
   ]),
   {
     name: 'mutation cancelCommand(alpha command)',
-    run: (c) => graphql(c, 'mutation($id: ID!) { cancelCommand(id: $id) { id status } }', { id: ids.alpha }, (d) => (d.cancelCommand.status === 'SUCCEEDED' ? 'OK' : JSON.stringify(d))),
+    run: (c) =>
+      graphql(c, 'mutation($id: ID!) { cancelCommand(id: $id) { id status } }', { id: ids.alpha }, (d) =>
+        d.cancelCommand.status === 'SUCCEEDED' ? 'OK' : JSON.stringify(d),
+      ),
     expected: cells('200 OK', { viewer: FORBIDDEN_GQL }),
   },
   {
     name: 'mutation cancelCommand(beta command)',
-    run: (c) => graphql(c, 'mutation($id: ID!) { cancelCommand(id: $id) { id status } }', { id: ids.beta }, (d) => (d.cancelCommand.status === 'SUCCEEDED' ? 'OK' : JSON.stringify(d))),
+    run: (c) =>
+      graphql(c, 'mutation($id: ID!) { cancelCommand(id: $id) { id status } }', { id: ids.beta }, (d) =>
+        d.cancelCommand.status === 'SUCCEEDED' ? 'OK' : JSON.stringify(d),
+      ),
     expected: cells('200 OK', { viewer: FORBIDDEN_GQL, alphaOperator: '200 NOT_FOUND' }),
   },
   // Subscriptions.
-  { name: 'subscription commandEvents(alpha command) over graphql-sse', run: (c) => commandEventsOverGraphqlSse(c, 'alpha'), expected: cells('200 OK', {}, true) },
-  { name: 'subscription commandEvents(beta command) over graphql-sse', run: (c) => commandEventsOverGraphqlSse(c, 'beta'), expected: cells('200 OK', { alphaOperator: '200 NOT_FOUND' }, true) },
+  {
+    name: 'subscription commandEvents(alpha command) over graphql-sse',
+    run: (c) => commandEventsOverGraphqlSse(c, 'alpha'),
+    expected: cells('200 OK', {}, true),
+  },
+  {
+    name: 'subscription commandEvents(beta command) over graphql-sse',
+    run: (c) => commandEventsOverGraphqlSse(c, 'beta'),
+    expected: cells('200 OK', { alphaOperator: '200 NOT_FOUND' }, true),
+  },
   { name: 'subscription projectEvents(alpha) over Yoga SSE', run: (c) => projectEventsOverYogaSse(c, 'alpha'), expected: cells('200 OK', {}, true) },
-  { name: 'subscription projectEvents(beta) over Yoga SSE', run: (c) => projectEventsOverYogaSse(c, 'beta'), expected: cells('200 OK', { alphaOperator: '200 NOT_FOUND' }, true) },
+  {
+    name: 'subscription projectEvents(beta) over Yoga SSE',
+    run: (c) => projectEventsOverYogaSse(c, 'beta'),
+    expected: cells('200 OK', { alphaOperator: '200 NOT_FOUND' }, true),
+  },
   // REST.
-  { name: 'GET /health', run: (c) => rest(c, 'GET', '/health', undefined, (d) => (d?.status === 'ok' ? 'OK' : JSON.stringify(d))), expected: everyone('200 OK') },
-  { name: 'GET /ready', run: (c) => rest(c, 'GET', '/ready', undefined, (d) => (d?.status === 'ready' ? 'OK' : JSON.stringify(d))), expected: everyone('200 OK') },
-  { name: 'GET /projects', run: (c) => rest(c, 'GET', '/projects', undefined, (d) => idList(d)), expected: cells(ALL_PROJECTS, { alphaOperator: '200 alpha' }) },
-  { name: 'GET /projects/alpha', run: (c) => rest(c, 'GET', '/projects/alpha', undefined, (d) => (d?.id === 'alpha' ? 'OK' : JSON.stringify(d))), expected: cells('200 OK') },
-  { name: 'GET /projects/beta', run: (c) => rest(c, 'GET', '/projects/beta', undefined, (d) => (d?.id === 'beta' ? 'OK' : JSON.stringify(d))), expected: cells('200 OK', { alphaOperator: '404 NOT_FOUND' }) },
+  {
+    name: 'GET /health',
+    run: (c) => rest(c, 'GET', '/health', undefined, (d) => (d?.status === 'ok' ? 'OK' : JSON.stringify(d))),
+    expected: everyone('200 OK'),
+  },
+  {
+    name: 'GET /ready',
+    run: (c) => rest(c, 'GET', '/ready', undefined, (d) => (d?.status === 'ready' ? 'OK' : JSON.stringify(d))),
+    expected: everyone('200 OK'),
+  },
+  {
+    name: 'GET /projects',
+    run: (c) => rest(c, 'GET', '/projects', undefined, (d) => idList(d)),
+    expected: cells(ALL_PROJECTS, { alphaOperator: '200 alpha' }),
+  },
+  {
+    name: 'GET /projects/alpha',
+    run: (c) => rest(c, 'GET', '/projects/alpha', undefined, (d) => (d?.id === 'alpha' ? 'OK' : JSON.stringify(d))),
+    expected: cells('200 OK'),
+  },
+  {
+    name: 'GET /projects/beta',
+    run: (c) => rest(c, 'GET', '/projects/beta', undefined, (d) => (d?.id === 'beta' ? 'OK' : JSON.stringify(d))),
+    expected: cells('200 OK', { alphaOperator: '404 NOT_FOUND' }),
+  },
   ...Object.entries(REST_BODIES).flatMap(([kind, body]) => [
     {
       name: `POST /projects/alpha/${kind}`,
@@ -284,7 +371,11 @@ const OPERATIONS: Array<{ name: string; run: (c: Credentials) => Promise<string>
     },
   ]),
   { name: 'GET /projects/alpha/events?stream_id=…', run: (c) => restCommandEvents(c, 'alpha'), expected: cells('200 OK', {}, true) },
-  { name: 'GET /projects/beta/events?stream_id=…', run: (c) => restCommandEvents(c, 'beta'), expected: cells('200 OK', { alphaOperator: '404 NOT_FOUND' }, true) },
+  {
+    name: 'GET /projects/beta/events?stream_id=…',
+    run: (c) => restCommandEvents(c, 'beta'),
+    expected: cells('200 OK', { alphaOperator: '404 NOT_FOUND' }, true),
+  },
   { name: 'GET /projects/alpha/events', run: (c) => restProjectEvents(c, 'alpha'), expected: cells('200 OK', {}, true) },
   { name: 'GET /projects/beta/events', run: (c) => restProjectEvents(c, 'beta'), expected: cells('200 OK', { alphaOperator: '404 NOT_FOUND' }, true) },
 ];

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAUDE_DIRECTIVES as D, CLAUDE_STANDIN_COST_USD, CLAUDE_STANDIN_DEFAULT_MODEL, CLAUDE_STANDIN_TEXT, floodDirective, linesDirective, standinEcho } from '../support/claude/index.js';
+import {
+  CLAUDE_DIRECTIVES as D,
+  CLAUDE_STANDIN_COST_USD,
+  CLAUDE_STANDIN_DEFAULT_MODEL,
+  CLAUDE_STANDIN_TEXT,
+  floodDirective,
+  linesDirective,
+  standinEcho,
+} from '../support/claude/index.js';
 import { COMMAND_EVENTS, collect, gqlData, sseClient, until, waitFinal } from './client.js';
 import { startTestApp, type TestApp } from './harness.js';
 import { readSse } from './sse-reader.js';
@@ -58,7 +66,15 @@ describe('runClaude: a typed stream', () => {
       status: 'SUCCEEDED',
       exitCode: 0,
       error: null,
-      claude: { sessionId: init.session_id, model: CLAUDE_STANDIN_DEFAULT_MODEL, result: standinEcho('hello'), isError: false, numTurns: 1, totalCostUsd: CLAUDE_STANDIN_COST_USD, durationMs: expect.any(Number) },
+      claude: {
+        sessionId: init.session_id,
+        model: CLAUDE_STANDIN_DEFAULT_MODEL,
+        result: standinEcho('hello'),
+        isError: false,
+        numTurns: 1,
+        totalCostUsd: CLAUDE_STANDIN_COST_USD,
+        durationMs: expect.any(Number),
+      },
     });
   });
 
@@ -155,11 +171,15 @@ const rawOf = (events: any[]): string =>
 /** A command's audit entry once its end is in (auth is off here: the caller is the anonymous admin). */
 async function auditOf(url: string, id: string): Promise<{ outputBytes: number; outputSha256: string }> {
   let entry: any;
-  await until(async () => {
-    const { auditLog } = await gqlData(url, `{ auditLog(first: 100) { commandId outputBytes outputSha256 } }`);
-    entry = auditLog.find((e: any) => e.commandId === id && e.outputSha256 !== null);
-    return entry !== undefined;
-  }, 10_000, 'the audit entry of the end');
+  await until(
+    async () => {
+      const { auditLog } = await gqlData(url, `{ auditLog(first: 100) { commandId outputBytes outputSha256 } }`);
+      entry = auditLog.find((e: any) => e.commandId === id && e.outputSha256 !== null);
+      return entry !== undefined;
+    },
+    10_000,
+    'the audit entry of the end',
+  );
   return { outputBytes: entry.outputBytes, outputSha256: entry.outputSha256 };
 }
 
@@ -179,7 +199,9 @@ describe('runClaude: the audit and the output limit', () => {
     afterAll(() => small?.close());
 
     it('keeps at most 1 KiB of messages and one marker, runs to the end, and audits every byte', async () => {
-      const { runClaude: run } = await gqlData(small.url, `mutation($input: RunClaudeInput!) { runClaude(input: $input) { id } }`, { input: { projectId: 'alpha', prompt: `many ${linesDirective(200)}` } });
+      const { runClaude: run } = await gqlData(small.url, `mutation($input: RunClaudeInput!) { runClaude(input: $input) { id } }`, {
+        input: { projectId: 'alpha', prompt: `many ${linesDirective(200)}` },
+      });
       const done = await waitFinal(small.url, run.id);
       // Only the exit code: the status needs the result message, past the limit here, and the spool
       // bound (the same RDEV_MAX_OUTPUT_BYTES) may free its blocks before they are read (then FAILED,
@@ -194,7 +216,9 @@ describe('runClaude: the audit and the output limit', () => {
       const audit = await auditOf(small.url, run.id);
       // 200 assistant messages of more than 100 bytes each.
       expect(audit.outputBytes).toBeGreaterThan(200 * 100);
-      expect(markers.map((m) => [m.stream, m.text])).toEqual([['STDERR', `[rdev] output limit of 1024 bytes reached: ${audit.outputBytes - Buffer.byteLength(kept)} bytes of output were dropped\n`]]);
+      expect(markers.map((m) => [m.stream, m.text])).toEqual([
+        ['STDERR', `[rdev] output limit of 1024 bytes reached: ${audit.outputBytes - Buffer.byteLength(kept)} bytes of output were dropped\n`],
+      ]);
     });
   });
 });
@@ -215,7 +239,9 @@ describe('runClaude: a long line', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     latencies.sort((a, b) => a - b);
-    console.log(`/health during a 64 MiB line (${t.backend}): ${latencies.length} answers, worst ${latencies.at(-1)!.toFixed(0)} ms, median ${latencies[latencies.length >> 1]!.toFixed(0)} ms`);
+    console.log(
+      `/health during a 64 MiB line (${t.backend}): ${latencies.length} answers, worst ${latencies.at(-1)!.toFixed(0)} ms, median ${latencies[latencies.length >> 1]!.toFixed(0)} ms`,
+    );
     expect(await finished).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
     const { command } = await gqlData(t.url, `query($id: ID!) { command(id: $id) { output { text } } }`, { id });
     expect(command.output.map((o: any) => o.text).join('')).toBe(`${'x'.repeat(64 * 1024 * 1024)}\n`);
@@ -228,7 +254,11 @@ describe('runClaude through Yoga SSE and the REST shim', () => {
   it('streams ClaudeMessage events over /graphql with fetch', async () => {
     const id = await runClaude({ prompt: 'hi' });
     const types: string[] = [];
-    for await (const f of readSse(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: COMMAND_EVENTS, variables: { id } }) })) {
+    for await (const f of readSse(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: COMMAND_EVENTS, variables: { id } }),
+    })) {
       if (f.event === 'next') types.push(JSON.parse(f.data).data.commandEvents.__typename);
       if (f.event === 'complete') break;
     }
@@ -236,7 +266,11 @@ describe('runClaude through Yoga SSE and the REST shim', () => {
   });
 
   it('POST /claude takes the same options, and the events stream renders readable lines', async () => {
-    const res = await fetch(`${t.url}/projects/alpha/claude`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: `look ${D.tool}`, max_turns: 5, allowed_tools: ['Bash'] }) });
+    const res = await fetch(`${t.url}/projects/alpha/claude`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: `look ${D.tool}`, max_turns: 5, allowed_tools: ['Bash'] }),
+    });
     const { data } = (await res.json()) as any;
     const lines = await new Promise<string[]>((resolve) => {
       const es = new EventSource(`${t.url}${data.stream_url}`);

@@ -24,7 +24,12 @@ describe('GraphQL contract', () => {
     const union = getNamedType(field.type);
     expect(isUnionType(union)).toBe(true);
     if (!isUnionType(union)) return;
-    expect(union.getTypes().map((t) => t.name).sort()).toEqual(['CommandStatusChanged', 'ProjectCommandEvent', 'ProjectStatusChanged']);
+    expect(
+      union
+        .getTypes()
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(['CommandStatusChanged', 'ProjectCommandEvent', 'ProjectStatusChanged']);
     for (const t of union.getTypes()) expect(isObjectType(t) && Object.keys(t.getFields())).toContain('projectId');
   });
 });

@@ -40,7 +40,11 @@ async function send(route: string, o: SendOptions = {}): Promise<Answer> {
   // GraphQL over HTTP: with this media type, a request that fails before execution is a 4xx.
   if (route.startsWith('/graphql')) headers.accept = 'application/graphql-response+json, application/json';
   if (o.token !== null) headers.authorization = `Bearer ${o.token ?? TOKENS.admin}`;
-  const res = await fetch(`${t.url}${route}`, { method: o.method ?? (o.body === undefined ? 'GET' : 'POST'), headers: { ...headers, ...o.headers }, body: typeof o.body === 'string' || o.body === undefined ? o.body : new Uint8Array(o.body) });
+  const res = await fetch(`${t.url}${route}`, {
+    method: o.method ?? (o.body === undefined ? 'GET' : 'POST'),
+    headers: { ...headers, ...o.headers },
+    body: typeof o.body === 'string' || o.body === undefined ? o.body : new Uint8Array(o.body),
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -49,7 +53,13 @@ function sendChunked(route: string, body: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const url = new URL(`${t.url}${route}`);
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', authorization: `Bearer ${TOKENS.admin}` } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', authorization: `Bearer ${TOKENS.admin}` },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -73,7 +83,9 @@ function sendRaw(raw: string): Promise<Answer> {
     socket.on('data', (d: string) => (text += d));
     socket.on('error', reject);
     // The body may come chunked: the JSON in it is from its first "{" to its last "}".
-    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text: text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1) }));
+    socket.on('close', () =>
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text: text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1) }),
+    );
   });
 }
 
@@ -219,12 +231,33 @@ const CASES: Case[] = [
   ['variables that are an array', 400, 'BAD_REQUEST', () => gqlBody({ query: '{ projects { id } }', variables: [1] })],
   ['an operationName that is a number', 400, 'OPERATION_RESOLUTION_FAILURE', () => gqlBody({ query: '{ projects { id } }', operationName: 5 })],
   ['extensions that are a string', 400, 'BAD_REQUEST', () => gqlBody({ query: '{ projects { id } }', extensions: 'x' })],
-  ['a JSON body nested 30,000 arrays deep', 200, null, () => post('/graphql', `{"query":"{ projects { id } }","variables":{"x":${'['.repeat(30_000)}${']'.repeat(30_000)}}}`)],
+  [
+    'a JSON body nested 30,000 arrays deep',
+    200,
+    null,
+    () => post('/graphql', `{"query":"{ projects { id } }","variables":{"x":${'['.repeat(30_000)}${']'.repeat(30_000)}}}`),
+  ],
   ['invalid UTF-8 between JSON tokens', 400, BAD, () => post('/graphql', badUtf8('{"query":@"{ projects { id } }"}'))],
   ['invalid UTF-8 inside the query text', 400, BAD, () => post('/graphql', badUtf8('{"query":"{ projects { id@ } }"}'))],
-  ['invalid UTF-8 inside a variable', 400, BAD, () => post('/graphql', badUtf8(`{"query":${JSON.stringify(RUN_SHELL)},"variables":{"input":{"projectId":"alpha","command":"echo @"}}}`))],
-  ['a lone continuation byte inside a variable', 400, BAD, () => post('/graphql', badUtf8(`{"query":${JSON.stringify(RUN_SHELL)},"variables":{"input":{"projectId":"alpha","command":"echo @"}}}`, [0x80]))],
-  ['a surrogate half encoded as UTF-8 inside a variable', 400, BAD, () => post('/graphql', badUtf8(`{"query":${JSON.stringify(RUN_SHELL)},"variables":{"input":{"projectId":"alpha","command":"echo @"}}}`, [0xed, 0xa0, 0x80]))],
+  [
+    'invalid UTF-8 inside a variable',
+    400,
+    BAD,
+    () => post('/graphql', badUtf8(`{"query":${JSON.stringify(RUN_SHELL)},"variables":{"input":{"projectId":"alpha","command":"echo @"}}}`)),
+  ],
+  [
+    'a lone continuation byte inside a variable',
+    400,
+    BAD,
+    () => post('/graphql', badUtf8(`{"query":${JSON.stringify(RUN_SHELL)},"variables":{"input":{"projectId":"alpha","command":"echo @"}}}`, [0x80])),
+  ],
+  [
+    'a surrogate half encoded as UTF-8 inside a variable',
+    400,
+    BAD,
+    () =>
+      post('/graphql', badUtf8(`{"query":${JSON.stringify(RUN_SHELL)},"variables":{"input":{"projectId":"alpha","command":"echo @"}}}`, [0xed, 0xa0, 0x80])),
+  ],
 
   // GraphQL syntax.
   ['an empty query', 400, PARSE, () => gql('')],
@@ -259,9 +292,19 @@ const CASES: Case[] = [
   ['an unknown directive', 400, INVALID, () => gql('{ projects @evil { id } }')],
   ['@skip with a string', 400, INVALID, () => gql('{ projects @skip(if: "yes") { id } }')],
   ['two operations and no operationName', 400, 'OPERATION_RESOLUTION_FAILURE', () => gql('query A { projects { id } } query B { projects { id } }')],
-  ['an operationName that is not in the document', 400, 'OPERATION_RESOLUTION_FAILURE', () => gqlBody({ query: 'query A { projects { id } }', operationName: 'B' })],
+  [
+    'an operationName that is not in the document',
+    400,
+    'OPERATION_RESOLUTION_FAILURE',
+    () => gqlBody({ query: 'query A { projects { id } }', operationName: 'B' }),
+  ],
   ['two operations with the same name', 400, 'OPERATION_RESOLUTION_FAILURE', () => gql('query A { projects { id } } query A { projects { status } }')],
-  ['a subscription with two root fields', 400, INVALID, () => gql('subscription { a: projectEvents(projectId: "alpha") { __typename } b: projectEvents(projectId: "beta") { __typename } }')],
+  [
+    'a subscription with two root fields',
+    400,
+    INVALID,
+    () => gql('subscription { a: projectEvents(projectId: "alpha") { __typename } b: projectEvents(projectId: "beta") { __typename } }'),
+  ],
   ['a mutation field in a query', 400, INVALID, () => gql('{ runShell(input: { projectId: "alpha", command: "true" }) { id } }')],
   ['an input field that does not exist', 400, INVALID, () => gql('mutation { runShell(input: { projectId: "alpha", command: "true", asRoot: true }) { id } }')],
 
@@ -274,7 +317,13 @@ const CASES: Case[] = [
   ['a missing input', 400, BAD, () => gql(RUN_SHELL, {})],
   ['an input that is a string', 400, BAD, () => gql(RUN_SHELL, { input: 'projectId=alpha' })],
   ['an unknown input field in the variables', 400, BAD, () => shell({ asRoot: true })],
-  ['a "__proto__" input field', 400, BAD, () => post('/graphql', `{"query":${JSON.stringify(RUN_SHELL)},"variables":{"input":{"projectId":"alpha","command":"true","__proto__":{"workdir":"/etc"}}}}`)],
+  [
+    'a "__proto__" input field',
+    400,
+    BAD,
+    () =>
+      post('/graphql', `{"query":${JSON.stringify(RUN_SHELL)},"variables":{"input":{"projectId":"alpha","command":"true","__proto__":{"workdir":"/etc"}}}}`),
+  ],
   ['a Boolean for an ID! variable', 400, BAD, () => gql('query($id: ID!) { project(id: $id) { id } }', { id: true })],
   ['a float for an ID! variable', 400, BAD, () => gql('query($id: ID!) { project(id: $id) { id } }', { id: 1.5 })],
   ['numbers in a [String!]! variable', 400, BAD, () => git([1, 2])],
@@ -329,7 +378,12 @@ const CASES: Case[] = [
   ['commands(first: -1)', 200, BAD, () => gql('{ commands(first: -1) { edges { cursor } } }')],
   ['commands(first: 101)', 200, BAD, () => gql('{ commands(first: 101) { edges { cursor } } }')],
   ['commands(after: a cursor not made here)', 200, BAD, () => gql('{ commands(after: "bm90LWEtY3Vyc29y") { edges { cursor } } }')],
-  ['commands(after: a cursor of 20 digits)', 200, BAD, () => gql(`{ commands(after: "${Buffer.from(`cmd:${'9'.repeat(20)}`).toString('base64url')}") { edges { cursor } } }`)],
+  [
+    'commands(after: a cursor of 20 digits)',
+    200,
+    BAD,
+    () => gql(`{ commands(after: "${Buffer.from(`cmd:${'9'.repeat(20)}`).toString('base64url')}") { edges { cursor } } }`),
+  ],
   ['auditLog(first: 0)', 200, BAD, () => gql('{ auditLog(first: 0) { seq } }')],
   ['auditLog(first: 1001)', 200, BAD, () => gql('{ auditLog(first: 1001) { seq } }')],
   ['command output(first: -1)', 200, BAD, () => gql('{ commands(first: 1) { edges { node { output(first: -1) { text } } } } }')],
@@ -341,7 +395,12 @@ const CASES: Case[] = [
   ['runShell in a project that cannot run commands', 200, 'PROJECT_NOT_READY', () => shell({ projectId: 'gone' })],
   ['runGit in an unknown project', 200, 'NOT_FOUND', () => gql(RUN_GIT, { input: { projectId: 'nope', args: ['status'] } })],
   ['cancelCommand of an unknown command', 200, 'NOT_FOUND', () => gql('mutation { cancelCommand(id: "cmd-alpha-zzzz") { id } }')],
-  ['cancelCommand of an id of 10,000 characters', 200, 'NOT_FOUND', () => gql('mutation($id: ID!) { cancelCommand(id: $id) { id } }', { id: 'x'.repeat(10_000) })],
+  [
+    'cancelCommand of an id of 10,000 characters',
+    200,
+    'NOT_FOUND',
+    () => gql('mutation($id: ID!) { cancelCommand(id: $id) { id } }', { id: 'x'.repeat(10_000) }),
+  ],
   ['commandEvents of an unknown command', 200, 'NOT_FOUND', () => gql('subscription { commandEvents(id: "nope") { __typename } }')],
   ['commandEvents(after: -1)', 200, BAD, () => gql('subscription { commandEvents(id: "nope", after: -1) { __typename } }')],
   ['projectEvents of an unknown project', 200, 'NOT_FOUND', () => gql('subscription { projectEvents(projectId: "nope") { __typename } }')],
@@ -353,15 +412,33 @@ const CASES: Case[] = [
     'a query nested deep through fragments',
     400,
     COMPLEX,
-    () => gql(`{ projects { ...F0 } } ${Array.from({ length: 6 }, (_, i) => `fragment F${i} on Project { commands(first: 1) { edges { node { project { ${i < 5 ? `...F${i + 1}` : 'id'} } } } } }`).join(' ')}`),
+    () =>
+      gql(
+        `{ projects { ...F0 } } ${Array.from({ length: 6 }, (_, i) => `fragment F${i} on Project { commands(first: 1) { edges { node { project { ${i < 5 ? `...F${i + 1}` : 'id'} } } } } }`).join(' ')}`,
+      ),
   ],
   ['introspection 20 levels deep', 400, INVALID, () => gql(`{ __schema { types { ${'fields { type { '.repeat(9)}name${' } }'.repeat(9)} } } }`)],
-  ['500 aliases of commands', 400, COMPLEX, () => gql(`{ ${Array.from({ length: 500 }, (_, i) => `a${i}: commands(first: 100) { edges { node { id } } }`).join(' ')} }`)],
+  [
+    '500 aliases of commands',
+    400,
+    COMPLEX,
+    () => gql(`{ ${Array.from({ length: 500 }, (_, i) => `a${i}: commands(first: 100) { edges { node { id } } }`).join(' ')} }`),
+  ],
   ['5,000 copies of one field', 400, COMPLEX, () => gql(`{ projects { ${'id '.repeat(5_000)}} }`)],
-  ['every command with its whole output, 100 at a time', 400, COMPLEX, () => gql('{ commands(first: 100) { edges { node { output { seq text at stream } project { commands(first: 100) { edges { node { id } } } } } } } }')],
+  [
+    'every command with its whole output, 100 at a time',
+    400,
+    COMPLEX,
+    () => gql('{ commands(first: 100) { edges { node { output { seq text at stream } project { commands(first: 100) { edges { node { id } } } } } } } }'),
+  ],
   ['a fragment spread 1,000 times', 400, COMPLEX, () => gql(`{ ${'...P '.repeat(1_000)}} fragment P on Query { projects { id status workspace } }`)],
   // Command.output holds up to 10,000 events: 100 commands' outputs are a million (issue 11).
-  ['every command with its output, 100 at a time, output without first', 400, COMPLEX, () => gql('{ commands(first: 100) { edges { node { output { text } } } } }')],
+  [
+    'every command with its output, 100 at a time, output without first',
+    400,
+    COMPLEX,
+    () => gql('{ commands(first: 100) { edges { node { output { text } } } } }'),
+  ],
   ['the same with first in a variable', 400, COMPLEX, () => gql('query($n: Int) { commands(first: $n) { edges { node { output { text } } } } }', { n: 100 })],
   [
     'the same document with a small first, then first: 100 (a cached validation must not let it through)',
@@ -374,7 +451,12 @@ const CASES: Case[] = [
       return gql(query, { n: 100 });
     },
   ],
-  ['output events through a fragment 100 commands wide', 400, COMPLEX, () => gql('query($n: Int = 100) { ...C } fragment C on Query { commands(first: $n) { edges { node { output { text } } } } }')],
+  [
+    'output events through a fragment 100 commands wide',
+    400,
+    COMPLEX,
+    () => gql('query($n: Int = 100) { ...C } fragment C on Query { commands(first: $n) { edges { node { output { text } } } } }'),
+  ],
 
   // Size.
   ['a document over RDEV_MAX_BODY_BYTES', 413, 'PAYLOAD_TOO_LARGE', () => gql(`{ projects { id } } # ${'x'.repeat(MAX_BODY)}`)],
@@ -385,10 +467,20 @@ const CASES: Case[] = [
 
   // Media types, lengths and methods.
   ['a text/plain POST', 415, 'UNSUPPORTED_MEDIA_TYPE', () => post('/graphql', '{"query":"{ projects { id } }"}', { 'content-type': 'text/plain' })],
-  ['a form-urlencoded POST', 415, 'UNSUPPORTED_MEDIA_TYPE', () => post('/graphql', 'query=%7B+projects+%7B+id+%7D+%7D', { 'content-type': 'application/x-www-form-urlencoded' })],
+  [
+    'a form-urlencoded POST',
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    () => post('/graphql', 'query=%7B+projects+%7B+id+%7D+%7D', { 'content-type': 'application/x-www-form-urlencoded' }),
+  ],
   ['a multipart POST', 415, 'UNSUPPORTED_MEDIA_TYPE', () => post('/graphql', '--b\r\n\r\n--b--', { 'content-type': 'multipart/form-data; boundary=b' })],
   ['a POST with application/graphql', 415, 'UNSUPPORTED_MEDIA_TYPE', () => post('/graphql', '{ projects { id } }', { 'content-type': 'application/graphql' })],
-  ['a POST with "application/jsonx"', 415, 'UNSUPPORTED_MEDIA_TYPE', () => post('/graphql', '{"query":"{ projects { id } }"}', { 'content-type': 'application/jsonx' })],
+  [
+    'a POST with "application/jsonx"',
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    () => post('/graphql', '{"query":"{ projects { id } }"}', { 'content-type': 'application/jsonx' }),
+  ],
   ['a POST with an empty content type', 415, 'UNSUPPORTED_MEDIA_TYPE', () => post('/graphql', '{"query":"{ projects { id } }"}', { 'content-type': '' })],
   [
     'a POST without a content type',
@@ -398,21 +490,49 @@ const CASES: Case[] = [
   ],
   ['a chunked POST to /graphql (no Content-Length)', 411, 'LENGTH_REQUIRED', () => sendChunked('/graphql', '{"query":"{ projects { id } }"}')],
   ['a chunked POST to a REST route (no Content-Length)', 411, 'LENGTH_REQUIRED', () => sendChunked('/projects/alpha/shell', '{"command":"true"}')],
-  ['a mutation over GET', 405, 'BAD_REQUEST', () => send(`/graphql?query=${encodeURIComponent('mutation { runShell(input: { projectId: "alpha", command: "true" }) { id } }')}`)],
+  [
+    'a mutation over GET',
+    405,
+    'BAD_REQUEST',
+    () => send(`/graphql?query=${encodeURIComponent('mutation { runShell(input: { projectId: "alpha", command: "true" }) { id } }')}`),
+  ],
   ['a GET with variables that are not JSON', 400, 'BAD_REQUEST', () => send(`/graphql?query=${encodeURIComponent('{ projects { id } }')}&variables=%7Bx`)],
   ['a GET with an empty query', 400, 'BAD_REQUEST', () => send('/graphql?query=')],
   ['a PUT to /graphql', 405, 'BAD_REQUEST', () => send('/graphql', { method: 'PUT', body: '{"query":"{ projects { id } }"}' })],
   ['a DELETE to /graphql', 405, 'BAD_REQUEST', () => send('/graphql', { method: 'DELETE' })],
   ['a request that is not HTTP', 400, null, () => sendRaw('HELLO\r\n\r\n')],
-  ['a negative Content-Length', 400, null, () => sendRaw(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -1\r\n\r\n{}`)],
-  ['Content-Length and Transfer-Encoding together', 400, null, () => sendRaw(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`)],
-  ['two different Content-Lengths', 400, null, () => sendRaw(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`)],
+  [
+    'a negative Content-Length',
+    400,
+    null,
+    () => sendRaw(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -1\r\n\r\n{}`),
+  ],
+  [
+    'Content-Length and Transfer-Encoding together',
+    400,
+    null,
+    () => sendRaw(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`),
+  ],
+  [
+    'two different Content-Lengths',
+    400,
+    null,
+    () => sendRaw(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`),
+  ],
 
   // Authentication.
   ['no token', 401, 'UNAUTHENTICATED', () => send('/graphql', { body: '{"query":"{ projects { id } }"}', token: null })],
   ['a token with a newline folded in', 401, 'UNAUTHENTICATED', () => send('/projects', { headers: { authorization: `Bearer ${TOKENS.admin} x` } })],
   ['a token of 4,000 characters', 401, 'UNAUTHENTICATED', () => send('/projects', { token: 't'.repeat(4_000) })],
-  ['a token in non-ASCII', 401, 'UNAUTHENTICATED', () => send('/projects', { headers: { authorization: 'Bearer \u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9' } })],
+  [
+    'a token in non-ASCII',
+    401,
+    'UNAUTHENTICATED',
+    () =>
+      send('/projects', {
+        headers: { authorization: 'Bearer \u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9' },
+      }),
+  ],
 
   // REST bodies.
   ['REST: not JSON', 400, BAD, () => post('/projects/alpha/shell', '{"command":')],
@@ -438,13 +558,28 @@ const CASES: Case[] = [
   ['REST: timeout_seconds as a string', 400, BAD, () => restJson('/projects/alpha/shell', { command: 'true', timeout_seconds: '5' })],
   ['REST: an empty args list', 400, BAD, () => restJson('/projects/alpha/git', { args: [] })],
   ['REST: args as a string', 400, BAD, () => restJson('/projects/alpha/git', { args: 'status' })],
-  ['REST: session_id and continue_session together', 400, BAD, () => restJson('/projects/alpha/claude', { prompt: 'hi', session_id: 'abc', continue_session: true })],
+  [
+    'REST: session_id and continue_session together',
+    400,
+    BAD,
+    () => restJson('/projects/alpha/claude', { prompt: 'hi', session_id: 'abc', continue_session: true }),
+  ],
   ['REST: a permission mode not offered', 400, BAD, () => restJson('/projects/alpha/claude', { prompt: 'hi', permission_mode: 'yolo' })],
   ['REST: a body over RDEV_MAX_BODY_BYTES', 413, 'PAYLOAD_TOO_LARGE', () => restJson('/projects/alpha/shell', { command: 'x'.repeat(MAX_BODY) })],
-  ['REST: a git body over RDEV_MAX_BODY_BYTES', 413, 'PAYLOAD_TOO_LARGE', () => restJson('/projects/alpha/git', { args: ['log', ...Array.from({ length: 900 }, () => 'y'.repeat(80))] })],
+  [
+    'REST: a git body over RDEV_MAX_BODY_BYTES',
+    413,
+    'PAYLOAD_TOO_LARGE',
+    () => restJson('/projects/alpha/git', { args: ['log', ...Array.from({ length: 900 }, () => 'y'.repeat(80))] }),
+  ],
   ['REST: a 1 MiB prompt', 413, 'PAYLOAD_TOO_LARGE', () => restJson('/projects/alpha/claude', { prompt: 'p'.repeat(1024 * 1024) })],
   ['REST: a text/plain POST', 415, 'UNSUPPORTED_MEDIA_TYPE', () => post('/projects/alpha/shell', '{"command":"true"}', { 'content-type': 'text/plain' })],
-  ['REST: a form-urlencoded POST', 415, 'UNSUPPORTED_MEDIA_TYPE', () => post('/projects/alpha/shell', 'command=true', { 'content-type': 'application/x-www-form-urlencoded' })],
+  [
+    'REST: a form-urlencoded POST',
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    () => post('/projects/alpha/shell', 'command=true', { 'content-type': 'application/x-www-form-urlencoded' }),
+  ],
   ['REST: a GET of a POST route', 405, 'METHOD_NOT_ALLOWED', () => send('/projects/alpha/shell')],
   ['REST: a DELETE of a project', 405, 'METHOD_NOT_ALLOWED', () => send('/projects/alpha', { method: 'DELETE' })],
   ['REST: a PUT of a run route', 405, 'METHOD_NOT_ALLOWED', () => send('/projects/alpha/shell', { method: 'PUT', body: '{"command":"true"}' })],
@@ -461,13 +596,21 @@ const CASES: Case[] = [
   ['REST: events of an unknown command', 404, 'NOT_FOUND', () => send('/projects/alpha/events?stream_id=nope')],
   ['REST: events of an empty stream_id', 404, 'NOT_FOUND', () => send('/projects/alpha/events?stream_id=')],
   ['REST: events of an unknown project', 404, 'NOT_FOUND', () => send('/projects/nope/events')],
-  ['REST: events with a Last-Event-ID not made here', 400, BAD, () => send(`/projects/alpha/events?stream_id=${before.done}`, { headers: { 'last-event-id': '../../x' } })],
+  [
+    'REST: events with a Last-Event-ID not made here',
+    400,
+    BAD,
+    () => send(`/projects/alpha/events?stream_id=${before.done}`, { headers: { 'last-event-id': '../../x' } }),
+  ],
   ['REST: events of a command under another project', 404, 'NOT_FOUND', () => send(`/projects/beta/events?stream_id=${before.done}`)],
 
   // Workdir escapes (the symlink is its own test below: the kube backend refuses it later).
-  ...['..', '../x', '/etc', 'sub/../../x', '../../../../../../etc', './..', 'a/b/../../..', '//etc', '/'].map(
-    (workdir): Case => [`workdir ${JSON.stringify(workdir)}`, 200, BAD, () => shell({ workdir })],
-  ),
+  ...['..', '../x', '/etc', 'sub/../../x', '../../../../../../etc', './..', 'a/b/../../..', '//etc', '/'].map((workdir): Case => [
+    `workdir ${JSON.stringify(workdir)}`,
+    200,
+    BAD,
+    () => shell({ workdir }),
+  ]),
   ['REST: workdir ".."', 400, BAD, () => restJson('/projects/alpha/shell', { command: 'true', workdir: '..' })],
   ['REST: workdir "/etc"', 400, BAD, () => restJson('/projects/alpha/shell', { command: 'true', workdir: '/etc' })],
 
@@ -504,7 +647,11 @@ describe('hostile input', () => {
     before.done = await run(RUN_SHELL, { projectId: 'alpha', command: 'echo one; echo two >&2; exit 3' });
     before.git = await run(RUN_GIT, { projectId: 'alpha', args: ['log', '--format=%s'] });
     before.sleeping = await run(RUN_SHELL, { projectId: 'beta', command: 'echo started; sleep 120' });
-    await until(async () => (await commandOf(before.done)).status === 'FAILED' && (await commandOf(before.git)).status === 'SUCCEEDED', 20_000, 'the first commands to finish');
+    await until(
+      async () => (await commandOf(before.done)).status === 'FAILED' && (await commandOf(before.git)).status === 'SUCCEEDED',
+      20_000,
+      'the first commands to finish',
+    );
     await until(async () => (await commandOf(before.sleeping)).output.length > 0, 20_000, 'the sleeping command to start');
     for (const id of Object.values(before)) snapshot[id] = await commandOf(id);
   });
@@ -549,10 +696,18 @@ describe('a workdir that only the filesystem can refuse', () => {
 
   it('a symlink out of the workspace: FAILED with exit 125, saying so, nothing run', async () => {
     symlinkSync('/etc', path.join(t.projectDirs.alpha, 'escape'));
-    expect(await ranAndFailed('escape')).toEqual({ status: 'FAILED', exitCode: 125, output: expect.stringMatching(/^rdev: \S*escape leads outside the workspace \S+\n$/) });
+    expect(await ranAndFailed('escape')).toEqual({
+      status: 'FAILED',
+      exitCode: 125,
+      output: expect.stringMatching(/^rdev: \S*escape leads outside the workspace \S+\n$/),
+    });
   });
 
   it('a directory that does not exist: FAILED with exit 125, saying so', async () => {
-    expect(await ranAndFailed('no/such/dir')).toEqual({ status: 'FAILED', exitCode: 125, output: expect.stringMatching(/^rdev: cannot enter \S*no\/such\/dir\n$/) });
+    expect(await ranAndFailed('no/such/dir')).toEqual({
+      status: 'FAILED',
+      exitCode: 125,
+      output: expect.stringMatching(/^rdev: cannot enter \S*no\/such\/dir\n$/),
+    });
   });
 });

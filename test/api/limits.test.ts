@@ -17,12 +17,17 @@ describe('limits', () => {
     const done = await waitFinal(t.url, id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
     const { command } = await gqlData(t.url, `query($id: ID!) { command(id: $id) { output { stream text } } }`, { id });
-    const stdout = command.output.filter((o: any) => o.stream === 'STDOUT').map((o: any) => o.text).join('');
+    const stdout = command.output
+      .filter((o: any) => o.stream === 'STDOUT')
+      .map((o: any) => o.text)
+      .join('');
     expect(Buffer.byteLength(stdout)).toBeLessThanOrEqual(4096);
     expect(stdout.startsWith('1\n2\n3\n')).toBe(true);
     const markers = command.output.filter((o: any) => o.text.startsWith('[rdev] output limit'));
     // seq 1 5000 writes 23,893 bytes and "done\n" 5 more.
-    expect(markers).toEqual([{ stream: 'STDERR', text: `[rdev] output limit of 4096 bytes reached: ${23_898 - Buffer.byteLength(stdout)} bytes of output were dropped\n` }]);
+    expect(markers).toEqual([
+      { stream: 'STDERR', text: `[rdev] output limit of 4096 bytes reached: ${23_898 - Buffer.byteLength(stdout)} bytes of output were dropped\n` },
+    ]);
   });
 
   it('queues past the total concurrency limit, across projects', async () => {
@@ -44,21 +49,29 @@ describe('limits', () => {
     const open = first.iterate({ query: 'subscription($p: ID!) { projectEvents(projectId: $p) { __typename } }', variables: { p: 'alpha' } });
     const pending = open.next();
     try {
-      await until(async () => {
-        const res = await fetch(`${t.url}/projects/alpha/events?stream_id=${id}`);
-        await res.body?.cancel();
-        return res.status === 429;
-      }, 30_000, 'the second subscription to be refused (the first counts once it is open)');
+      await until(
+        async () => {
+          const res = await fetch(`${t.url}/projects/alpha/events?stream_id=${id}`);
+          await res.body?.cancel();
+          return res.status === 429;
+        },
+        30_000,
+        'the second subscription to be refused (the first counts once it is open)',
+      );
     } finally {
       await open.return?.();
       first.dispose();
       void pending.catch(() => {});
     }
-    await until(async () => {
-      const res = await fetch(`${t.url}/projects/alpha/events?stream_id=${id}`);
-      await res.body?.cancel();
-      return res.status === 200;
-    }, 30_000, 'the slot to be released');
+    await until(
+      async () => {
+        const res = await fetch(`${t.url}/projects/alpha/events?stream_id=${id}`);
+        await res.body?.cancel();
+        return res.status === 200;
+      },
+      30_000,
+      'the slot to be released',
+    );
   });
 });
 
@@ -88,20 +101,25 @@ describe('a projectEvents subscriber that does not keep up', () => {
     return new Promise((resolve, reject) => {
       const url = new URL(`${slow.url}${route}`);
       const method = query === undefined ? 'GET' : 'POST';
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method, headers: { 'content-type': 'application/json', accept: 'text/event-stream' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        const ended = new Promise<void>((r) => res.on('end', () => r()));
-        resolve({ res, text: () => text, ended });
-      });
+      const req = request(
+        { host: url.hostname, port: url.port, path: url.pathname, method, headers: { 'content-type': 'application/json', accept: 'text/event-stream' } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          const ended = new Promise<void>((r) => res.on('end', () => r()));
+          resolve({ res, text: () => text, ended });
+        },
+      );
       req.on('error', reject);
       req.end(query === undefined ? undefined : JSON.stringify({ query }));
     });
   }
 
   it('is ended with SLOW_SUBSCRIBER once more than RDEV_MAX_SUBSCRIBER_BACKLOG events wait for it, and the server goes on', async () => {
-    const sub = await openRaw('subscription { projectEvents(projectId: "beta") { __typename ... on ProjectCommandEvent { event { __typename ... on CommandOutput { text } } } } }');
+    const sub = await openRaw(
+      'subscription { projectEvents(projectId: "beta") { __typename ... on ProjectCommandEvent { event { __typename ... on CommandOutput { text } } } } }',
+    );
     // Subscribed once a command's output comes through; then the test stops reading.
     await runShell(slow.url, 'beta', 'echo ready');
     await until(() => sub.text().includes('ready'), 10_000, 'the subscription to see a command');
@@ -139,6 +157,8 @@ describe('a projectEvents subscriber that does not keep up', () => {
     sub.res.resume();
     await sub.ended;
     const last = sub.text().trimEnd().split('\n\n').at(-1)!;
-    expect(last).toBe(`event: ended\ndata: ${JSON.stringify({ code: 'SLOW_SUBSCRIBER', message: "this subscription fell more than 20 events behind and was ended: subscribe again (commandEvents with `after` replays a command's events)" })}`);
+    expect(last).toBe(
+      `event: ended\ndata: ${JSON.stringify({ code: 'SLOW_SUBSCRIBER', message: "this subscription fell more than 20 events behind and was ended: subscribe again (commandEvents with `after` replays a command's events)" })}`,
+    );
   });
 });

@@ -71,7 +71,11 @@ describe('structured logs', () => {
   it('never write a token, whether sent as a Bearer header or as ?access_token=', async () => {
     const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
     const { runShell } = await gql(OPERATOR, 'mutation { runShell(input: { projectId: "alpha", command: "echo hi" }) { id } }');
-    await until(async () => (await gql(VIEWER, `{ command(id: "${runShell.id}") { status } }`)).command.status === 'SUCCEEDED', 10_000, 'the command to finish');
+    await until(
+      async () => (await gql(VIEWER, `{ command(id: "${runShell.id}") { status } }`)).command.status === 'SUCCEEDED',
+      10_000,
+      'the command to finish',
+    );
     const statuses = [
       (await fetch(`${url}/projects`, { headers: bearer(VIEWER) })).status,
       (await fetch(`${url}/projects/alpha`, { headers: bearer(WRONG) })).status,
@@ -103,7 +107,7 @@ describe('structured logs', () => {
       'GET /projects/alpha/events 200 viewer',
       'POST /graphql/stream 200 operator',
     ];
-    await until(() => expected.every((e) => summaries().includes(e)), 10_000, "a log line for every request");
+    await until(() => expected.every((e) => summaries().includes(e)), 10_000, 'a log line for every request');
     const text = lines.join('');
     expect([VIEWER, OPERATOR, WRONG].filter((token) => text.includes(token))).toEqual([]);
     // Not even redacted: query strings and headers are simply not logged.
@@ -112,15 +116,39 @@ describe('structured logs', () => {
 
   it('write one line per request, with the request id the client got back', async () => {
     const res = await fetch(`${url}/projects?page=2`, { headers: { authorization: `Bearer ${VIEWER}`, 'x-request-id': 'req-logging-1' } });
-    const anonymous = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ projects { id } }"}' });
+    const anonymous = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ projects { id } }"}',
+    });
     expect([res.headers.get('x-request-id'), anonymous.status]).toEqual(['req-logging-1', 401]);
     const generated = anonymous.headers.get('x-request-id');
     expect(generated).toMatch(/^[0-9a-f-]{36}$/);
     await until(() => requestLines().some((l) => l.requestId === generated), 10_000, 'the request lines');
     const mine = requestLines().filter((l) => l.requestId === 'req-logging-1' || l.requestId === generated);
     expect(mine).toEqual([
-      { time: expect.any(String), level: 'info', msg: 'request', requestId: 'req-logging-1', method: 'GET', path: '/projects', status: 200, durationMs: expect.any(Number), caller: 'viewer' },
-      { time: expect.any(String), level: 'info', msg: 'request', requestId: generated, method: 'POST', path: '/graphql', status: 401, durationMs: expect.any(Number), caller: null },
+      {
+        time: expect.any(String),
+        level: 'info',
+        msg: 'request',
+        requestId: 'req-logging-1',
+        method: 'GET',
+        path: '/projects',
+        status: 200,
+        durationMs: expect.any(Number),
+        caller: 'viewer',
+      },
+      {
+        time: expect.any(String),
+        level: 'info',
+        msg: 'request',
+        requestId: generated,
+        method: 'POST',
+        path: '/graphql',
+        status: 401,
+        durationMs: expect.any(Number),
+        caller: null,
+      },
     ]);
   });
 

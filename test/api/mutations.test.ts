@@ -64,14 +64,19 @@ describe('runShell', () => {
 
   it('refuses an empty command, naming the field and the rule', async () => {
     const result = await gql(t.url, `mutation { runShell(input: { projectId: "alpha", command: "" }) { id } }`);
-    expect(result.errors?.[0]).toMatchObject({ message: 'command: must not be empty', extensions: { code: 'BAD_USER_INPUT', field: 'command', reason: 'must not be empty' } });
+    expect(result.errors?.[0]).toMatchObject({
+      message: 'command: must not be empty',
+      extensions: { code: 'BAD_USER_INPUT', field: 'command', reason: 'must not be empty' },
+    });
   });
 
   it.each([
     [0, 'must be at least 1 second'],
     [3601, 'must be at most 3600 seconds'],
   ])('refuses timeoutSeconds %s', async (timeoutSeconds, reason) => {
-    const result = await gql(t.url, `mutation($s: Int) { runShell(input: { projectId: "alpha", command: "true", timeoutSeconds: $s }) { id } }`, { s: timeoutSeconds });
+    const result = await gql(t.url, `mutation($s: Int) { runShell(input: { projectId: "alpha", command: "true", timeoutSeconds: $s }) { id } }`, {
+      s: timeoutSeconds,
+    });
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'timeoutSeconds', reason });
   });
 
@@ -120,7 +125,22 @@ describe('runClaude', () => {
     );
     expect(data.runClaude).toMatchObject({
       kind: 'CLAUDE',
-      argv: ['claude', '-p', 'hello', '--output-format', 'stream-json', '--verbose', '--model', 'sonnet', '--allowedTools', 'Read', '--max-turns', '2', '--permission-mode', 'acceptEdits'],
+      argv: [
+        'claude',
+        '-p',
+        'hello',
+        '--output-format',
+        'stream-json',
+        '--verbose',
+        '--model',
+        'sonnet',
+        '--allowedTools',
+        'Read',
+        '--max-turns',
+        '2',
+        '--permission-mode',
+        'acceptEdits',
+      ],
       claude: { sessionId: null },
     });
     await waitFinal(t.url, data.runClaude.id);

@@ -63,7 +63,10 @@ describe('/openapi.json', () => {
         const answer = await request(method, template, operation);
         const documented = operation.responses[String(answer.status)];
         expect(documented, `${method} ${template} answered ${answer.status}: ${answer.body.slice(0, 200)}`).toBeDefined();
-        expect(Object.keys(documented.content ?? {}).some((type) => answer.type.startsWith(type)), `${method} ${template}: ${answer.type}`).toBe(true);
+        expect(
+          Object.keys(documented.content ?? {}).some((type) => answer.type.startsWith(type)),
+          `${method} ${template}: ${answer.type}`,
+        ).toBe(true);
         served.push(`${method.toUpperCase()} ${template} ${answer.status}`);
       }
     }
@@ -109,7 +112,11 @@ describe('/openapi.json', () => {
     restErrorEnvelope.parse(await (await fetch(`${t.url}/projects/nope`)).json());
     const refused = await fetch(`${t.url}/projects/alpha/shell`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"command": ""}' });
     expect(restErrorEnvelope.parse(await refused.json()).error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'command' });
-    const started = await fetch(`${t.url}/projects/alpha/shell`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"command": "echo one; echo two >&2"}' });
+    const started = await fetch(`${t.url}/projects/alpha/shell`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"command": "echo one; echo two >&2"}',
+    });
     const command = envelope(restCommand).parse(await started.json()).data;
     await waitFinal(t.url, command.id);
     const events: Array<{ event: string; data: unknown }> = [];
@@ -153,7 +160,9 @@ describe('with RDEV_TOKENS_FILE', () => {
   it('/, /docs, its script and /openapi.json stay open (a browser sends no token); the API does not', async () => {
     const guarded = await startTestApp({ tokensYaml: TOKENS_YAML });
     try {
-      const statuses = await Promise.all(['/', '/docs', '/docs/scalar.js', '/openapi.json', '/projects', '/metrics'].map(async (p) => [p, (await fetch(`${guarded.url}${p}`)).status]));
+      const statuses = await Promise.all(
+        ['/', '/docs', '/docs/scalar.js', '/openapi.json', '/projects', '/metrics'].map(async (p) => [p, (await fetch(`${guarded.url}${p}`)).status]),
+      );
       expect(Object.fromEntries(statuses)).toEqual({ '/': 200, '/docs': 200, '/docs/scalar.js': 200, '/openapi.json': 200, '/projects': 401, '/metrics': 401 });
     } finally {
       await guarded.close();

@@ -7,7 +7,13 @@ const ids: string[] = [];
 beforeAll(async () => {
   t = await startTestApp();
   // Five finished commands: alpha ×3 (one failing), beta ×2, oldest first.
-  for (const [project, command] of [['alpha', 'echo 1'], ['beta', 'echo 2'], ['alpha', 'exit 1'], ['beta', 'echo 4'], ['alpha', 'echo out; echo err >&2']]) {
+  for (const [project, command] of [
+    ['alpha', 'echo 1'],
+    ['beta', 'echo 2'],
+    ['alpha', 'exit 1'],
+    ['beta', 'echo 4'],
+    ['alpha', 'echo out; echo err >&2'],
+  ]) {
     const id = await runShell(t.url, project!, command!);
     await waitFinal(t.url, id);
     ids.push(id);
@@ -51,11 +57,23 @@ describe('command', () => {
       { id: ids[4] },
     );
     const c = data.command;
-    expect(c).toMatchObject({ id: ids[4], project: { id: 'alpha' }, kind: 'SHELL', argv: ['sh', '-c', 'echo out; echo err >&2'], status: 'SUCCEEDED', exitCode: 0, error: null, claude: null });
+    expect(c).toMatchObject({
+      id: ids[4],
+      project: { id: 'alpha' },
+      kind: 'SHELL',
+      argv: ['sh', '-c', 'echo out; echo err >&2'],
+      status: 'SUCCEEDED',
+      exitCode: 0,
+      error: null,
+      claude: null,
+    });
     expect(new Date(c.createdAt).getTime()).toBeLessThanOrEqual(new Date(c.startedAt).getTime());
     expect(new Date(c.startedAt).getTime()).toBeLessThanOrEqual(new Date(c.finishedAt).getTime());
     expect(c.durationMs).toBe(new Date(c.finishedAt).getTime() - new Date(c.startedAt).getTime());
-    expect(c.output.map((o: any) => [o.stream, o.text]).sort()).toEqual([['STDERR', 'err\n'], ['STDOUT', 'out\n']]);
+    expect(c.output.map((o: any) => [o.stream, o.text]).sort()).toEqual([
+      ['STDERR', 'err\n'],
+      ['STDOUT', 'out\n'],
+    ]);
     for (const o of c.output) expect(Number.isNaN(Date.parse(o.at))).toBe(false);
   });
 

@@ -13,7 +13,11 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 async function post(path: string, body: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${t.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${t.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.status, json: await res.json() };
 }
 
@@ -54,7 +58,13 @@ describe('REST shims: registry', () => {
       ['beta', 'ready'],
       ['gone', t.gone.status.toLowerCase()],
     ]);
-    expect(json.data[0]).toEqual({ id: 'alpha', status: 'ready', status_message: null, pod: t.backend === 'kube' ? 'claudebox-alpha-0' : null, workspace: t.workspaces.alpha });
+    expect(json.data[0]).toEqual({
+      id: 'alpha',
+      status: 'ready',
+      status_message: null,
+      pod: t.backend === 'kube' ? 'claudebox-alpha-0' : null,
+      workspace: t.workspaces.alpha,
+    });
   });
 
   it('GET /projects/{id} answers one project, 404 in the error envelope for an unknown one', async () => {
@@ -72,7 +82,12 @@ describe('REST shims: running commands', () => {
     expect(json.data).toMatchObject({ id: expect.stringMatching(/^cmd-alpha-/), project: 'alpha', type: 'shell', status: 'running' });
     expect(json.data.stream_url).toBe(`/projects/alpha/events?stream_id=${json.data.id}`);
     const events = await eventSource(json.data.stream_url);
-    expect(events.filter((e) => e.type === 'output').map((e) => e.data).sort((a, b) => a.line.localeCompare(b.line))).toEqual([
+    expect(
+      events
+        .filter((e) => e.type === 'output')
+        .map((e) => e.data)
+        .sort((a, b) => a.line.localeCompare(b.line)),
+    ).toEqual([
       { stream: 'stdout', line: 'one' },
       { stream: 'stderr', line: 'two' },
     ]);
@@ -114,7 +129,7 @@ describe('REST shims: running commands', () => {
     expect(res.json.error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'timeout_seconds' });
   });
 
-  it('names the REST field, not the GraphQL one, in the run manager\'s refusals', async () => {
+  it("names the REST field, not the GraphQL one, in the run manager's refusals", async () => {
     const res = await post('/projects/alpha/shell', { command: 'true', timeout_seconds: 999_999_999 });
     expect(res.status).toBe(400);
     expect(res.json.error).toEqual({
@@ -161,7 +176,9 @@ describe('REST shims: the events stream', () => {
   it('sends a heartbeat comment while a command is quiet', async () => {
     // The command stays quiet until the test has seen a heartbeat (it creates the gate then), or 30 s without one: no race with a clock.
     const gate = `heartbeat-gate-${Date.now()}`;
-    const { json } = await post('/projects/alpha/shell', { command: `i=0; while [ ! -e ${gate} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo late` });
+    const { json } = await post('/projects/alpha/shell', {
+      command: `i=0; while [ ! -e ${gate} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo late`,
+    });
     const frames: SseEvent[] = [];
     for await (const f of readSse(`${t.url}${json.data.stream_url}`)) {
       frames.push(f);

@@ -18,7 +18,11 @@ afterEach(() => {
 
 /** Starts `src/server.ts` as its own process, as `npm start` would (through tsx, without the build). */
 function startServer(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let output = '';
   child.stdout!.on('data', (b) => (output += b));
@@ -38,7 +42,12 @@ describe('the server process', () => {
     const data = mkdtempSync(path.join(tmpdir(), 'rdev-server-'));
     dirs.push(data);
     const began = Date.now();
-    const child = spawn('npm', ['start', '--silent'], { cwd: root, env: { ...process.env, PORT: '0', RDEV_DATA_DIR: data }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0', RDEV_DATA_DIR: data },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let output = '';
     child.stdout!.on('data', (b) => (output += b));
     child.stderr!.on('data', (b) => (output += b));
@@ -48,7 +57,11 @@ describe('the server process', () => {
       expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
       console.info(`npm start → /health: ${Date.now() - began} ms`);
       const lines = output.split('\n').filter((l) => l && !l.startsWith('{'));
-      expect(lines).toEqual([expect.stringMatching(/^rdev-api: building dist\/ from src\/ \(esbuild, no type check: npm test checks types\) … \d+ sources, \d+ files written in \d+ ms/)]);
+      expect(lines).toEqual([
+        expect.stringMatching(
+          /^rdev-api: building dist\/ from src\/ \(esbuild, no type check: npm test checks types\) … \d+ sources, \d+ files written in \d+ ms/,
+        ),
+      ]);
     } finally {
       process.kill(-child.pid!, 'SIGKILL');
     }
@@ -63,7 +76,9 @@ describe('the server process', () => {
     try {
       const { exited, output } = startServer({ PORT: String(port), RDEV_DATA_DIR: path.join(data, 'state') });
       expect(await exited).toBe(2);
-      expect(output().trim()).toBe(`rdev-api: cannot listen on 127.0.0.1:${port}: the address is already in use (is another server running? choose another PORT)`);
+      expect(output().trim()).toBe(
+        `rdev-api: cannot listen on 127.0.0.1:${port}: the address is already in use (is another server running? choose another PORT)`,
+      );
       expect(existsSync(path.join(data, 'state'))).toBe(false);
     } finally {
       taken.close();
@@ -75,7 +90,11 @@ describe('the server process', () => {
     dirs.push(data);
     const { child, output, exited } = startServer({ PORT: '0', RDEV_DATA_DIR: data, RDEV_SHUTDOWN_GRACE_SECONDS: '1', RDEV_ON_SHUTDOWN: 'stop' });
     await until(() => /"msg":"listening"/.test(output()), 20_000, 'the server to listen');
-    const port = JSON.parse(output().split('\n').find((l) => l.includes('"listening"'))!).port;
+    const port = JSON.parse(
+      output()
+        .split('\n')
+        .find((l) => l.includes('"listening"'))!,
+    ).port;
     const url = `http://127.0.0.1:${port}`;
 
     const id = await runShell(url, 'demo', 'sleep 303.75 & echo started; wait');

@@ -16,7 +16,11 @@ const EXPECTED = { STDOUT: 'o1\no2\n', STDERR: 'e1\ne2\n', end: ['CommandComplet
 
 /** Each stream's text in order, and the last event, which must be the completion. */
 function shape(events: any[]) {
-  const text = (stream: string) => events.filter((e) => e.__typename === 'CommandOutput' && e.stream === stream).map((e) => e.text).join('');
+  const text = (stream: string) =>
+    events
+      .filter((e) => e.__typename === 'CommandOutput' && e.stream === stream)
+      .map((e) => e.text)
+      .join('');
   const last = events.at(-1);
   return { STDOUT: text('STDOUT'), STDERR: text('STDERR'), end: [last.__typename, last.status, last.exitCode] };
 }
@@ -71,7 +75,10 @@ describe.each([
       const id = await runShell(t.url, 'alpha', 'seq 1 200000');
       const events = await collect(client, COMMAND_EVENTS, { id });
       const ms = performance.now() - started;
-      const text = events.filter((e) => e.__typename === 'CommandOutput').map((e) => e.text).join('');
+      const text = events
+        .filter((e) => e.__typename === 'CommandOutput')
+        .map((e) => e.text)
+        .join('');
       expect(text).toBe(Array.from({ length: 200_000 }, (_, i) => `${i + 1}\n`).join(''));
       expect(events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'SUCCEEDED' });
       expect(events.length).toBeLessThan(1000); // coalesced, not one event per line
@@ -148,15 +155,21 @@ describe('projectEvents', () => {
     })();
     try {
       // The subscription is live once a command started after it shows up; start one until it does.
-      await until(async () => {
-        if (seen.length > 0) return true;
-        id = await runShell(t.url, 'beta', 'echo hello');
-        await waitFinal(t.url, id);
-        return false;
-      }, 10_000, 'projectEvents to deliver');
+      await until(
+        async () => {
+          if (seen.length > 0) return true;
+          id = await runShell(t.url, 'beta', 'echo hello');
+          await waitFinal(t.url, id);
+          return false;
+        },
+        10_000,
+        'projectEvents to deliver',
+      );
       await done;
       const mine = seen.filter((e) => e.commandId === seen[0].commandId);
-      expect(mine.map((e) => (e.__typename === 'ProjectCommandEvent' ? [e.event.__typename, e.event.text ?? e.event.status] : [e.__typename, e.status]))).toEqual([
+      expect(
+        mine.map((e) => (e.__typename === 'ProjectCommandEvent' ? [e.event.__typename, e.event.text ?? e.event.status] : [e.__typename, e.status])),
+      ).toEqual([
         ['CommandStatusChanged', 'RUNNING'],
         ['CommandOutput', 'hello\n'],
         ['CommandCompleted', 'SUCCEEDED'],

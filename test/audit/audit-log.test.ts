@@ -14,11 +14,15 @@ function tempFile(): string {
   return path.join(dir, 'audit.log');
 }
 const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-const commands = (text: string): string[] => text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { commandId: string }).commandId);
+const commands = (text: string): string[] =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { commandId: string }).commandId);
 const accept = (i: number) => ({ caller: 'c', projectId: 'p', kind: 'SHELL' as const, argv: ['sh', '-c', `echo ${i}`], commandId: `cmd-${i}` });
 
 describe('the audit log file', () => {
-  it('never writes on the caller\'s turn of the event loop: an entry reaches the file afterwards, whole', async () => {
+  it("never writes on the caller's turn of the event loop: an entry reaches the file afterwards, whole", async () => {
     const file = tempFile();
     const log = createAuditLog({ file, memoryEntries: 10, maxBytes: 0 });
     log.accepted(accept(1));

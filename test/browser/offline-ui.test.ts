@@ -14,7 +14,16 @@ import { loadConfig } from '../../src/config.js';
 import { openApiDocument } from '../../src/rest/openapi.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 let dir: string;
 let shots: string;
@@ -127,13 +136,16 @@ describe('in a browser, offline', () => {
     await editor.getByText('mutation RunShell').waitFor();
     await page.screenshot({ path: path.join(shots, '1-graphiql-opened.png') });
     const opened = await text(page, '.graphiql-query-editor');
-    for (const operation of ['query Projects', 'mutation RunShell', 'mutation RunGit', 'mutation RunClaude', 'subscription Watch']) expect(opened).toContain(operation);
+    for (const operation of ['query Projects', 'mutation RunShell', 'mutation RunGit', 'mutation RunClaude', 'subscription Watch'])
+      expect(opened).toContain(operation);
 
     await run(page, 'RunShell');
     const response = page.locator('.graphiql-response');
     await response.getByText(/cmd-demo-/).waitFor();
     const started = JSON.parse(await text(page, '.graphiql-response'));
-    expect(started).toEqual({ data: { runShell: { id: expect.stringMatching(/^cmd-demo-/), status: 'RUNNING', argv: ['sh', '-c', 'ls -la && git log --oneline | head'] } } });
+    expect(started).toEqual({
+      data: { runShell: { id: expect.stringMatching(/^cmd-demo-/), status: 'RUNNING', argv: ['sh', '-c', 'ls -la && git log --oneline | head'] } },
+    });
     await page.screenshot({ path: path.join(shots, '2-graphiql-runshell.png') });
 
     // As a person would: paste the id into the Watch subscription, run it.
@@ -144,7 +156,16 @@ describe('in a browser, offline', () => {
     await run(page, 'Watch');
     await response.getByText(/CommandCompleted/).waitFor();
     expect(JSON.parse(await text(page, '.graphiql-response'))).toEqual({
-      data: { commandEvents: { __typename: 'CommandCompleted', seq: expect.any(Number), status: 'SUCCEEDED', exitCode: 0, durationMs: expect.any(Number), error: null } },
+      data: {
+        commandEvents: {
+          __typename: 'CommandCompleted',
+          seq: expect.any(Number),
+          status: 'SUCCEEDED',
+          exitCode: 0,
+          durationMs: expect.any(Number),
+          error: null,
+        },
+      },
     });
     await page.screenshot({ path: path.join(shots, '3-graphiql-subscription.png') });
 
@@ -155,7 +176,10 @@ describe('in a browser, offline', () => {
       .filter((l) => l.startsWith('data:') && l.includes('commandEvents'))
       .map((l) => JSON.parse(l.slice(5)).data.commandEvents);
     expect(events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'SUCCEEDED' });
-    const output = events.filter((e) => e.__typename === 'CommandOutput').map((e) => e.text).join('');
+    const output = events
+      .filter((e) => e.__typename === 'CommandOutput')
+      .map((e) => e.text)
+      .join('');
     expect(output).toContain('package.json');
     expect(output).toContain('Initial commit: slugify and wordCount, with tests');
     await page.close();

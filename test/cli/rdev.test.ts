@@ -57,7 +57,10 @@ async function stopServer(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
 }
 
 /** Starts `rdev args…`; collects its stdout and stderr apart. */
-function rdev(args: string[], env: Record<string, string> = {}): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
+function rdev(
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [path.join(root, 'bin/rdev.mjs'), ...args], {
     cwd: dir,
     env: { ...process.env, RDEV_URL: url, ...env },
@@ -118,16 +121,27 @@ describe('rdev', () => {
     const projects = await rdevDone(['projects']);
     expect(projects.stdout).toMatch(/^PROJECT +STATUS +WORKSPACE\ndemo +READY +\S+\n$/);
     const ps = await rdevDone(['ps', 'demo', '--json', '-n', '3']);
-    const lines = ps.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = ps.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(3);
     for (const c of lines) expect(c).toMatchObject({ id: expect.stringMatching(/^cmd-demo-/), project: { id: 'demo' }, status: expect.any(String) });
 
     const run = await rdevDone(['sh', '--json', 'demo', '--', 'echo a; echo b >&2; exit 4']);
     expect(run.code).toBe(4);
-    const events = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const events = run.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events[0]).toEqual({ command: expect.objectContaining({ kind: 'SHELL', argv: ['sh', '-c', 'echo a; echo b >&2; exit 4'] }) });
     expect(events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'FAILED', exitCode: 4 });
-    expect(events.filter((e) => e.__typename === 'CommandOutput').map((e) => [e.stream, e.text]).sort()).toEqual([
+    expect(
+      events
+        .filter((e) => e.__typename === 'CommandOutput')
+        .map((e) => [e.stream, e.text])
+        .sort(),
+    ).toEqual([
       ['STDERR', 'b\n'],
       ['STDOUT', 'a\n'],
     ]);
@@ -139,7 +153,10 @@ describe('rdev', () => {
     const id = started.stdout.trim();
     expect(id).toMatch(/^cmd-demo-/);
     expect(await rdevDone(['logs', '--follow', id])).toEqual({ code: 5, stdout: 'one\ntwo\n', stderr: '' });
-    const events = (await rdevDone(['logs', '--json', id])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const events = (await rdevDone(['logs', '--json', id])).stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(await rdevDone(['logs', '--after', String(events[0].seq), id])).toEqual({ code: 5, stdout: 'two\n', stderr: '' });
   });
 
@@ -199,7 +216,15 @@ describe('rdev with RDEV_TOKEN', () => {
   it('sends the token on requests and on the event stream; without one, or with too small a role, it is refused', async () => {
     const data = mkdtempSync(path.join(tmpdir(), 'rdev-cli-tokens-'));
     writeFileSync(path.join(data, 'tokens.yaml'), TOKENS_YAML);
-    const app = await createApp(loadConfig({ PORT: '0', RDEV_DATA_DIR: path.join(data, 'state'), RDEV_TOKENS_FILE: path.join(data, 'tokens.yaml'), RDEV_LOG_LEVEL: 'silent', RDEV_ON_SHUTDOWN: 'stop' }));
+    const app = await createApp(
+      loadConfig({
+        PORT: '0',
+        RDEV_DATA_DIR: path.join(data, 'state'),
+        RDEV_TOKENS_FILE: path.join(data, 'tokens.yaml'),
+        RDEV_LOG_LEVEL: 'silent',
+        RDEV_ON_SHUTDOWN: 'stop',
+      }),
+    );
     const http = createHttpServer((req, res) => app.handle(req, res));
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const guarded = { RDEV_URL: `http://127.0.0.1:${(http.address() as { port: number }).port}` };

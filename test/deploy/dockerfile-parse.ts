@@ -130,7 +130,14 @@ export function takeFlags(args: string): { flags: Map<string, string[]>; rest: s
 export function globRegExp(pattern: string): RegExp {
   const source = pattern
     .split('/')
-    .map((seg) => (seg === '**' ? '.*' : seg.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+    .map((seg) =>
+      seg === '**'
+        ? '.*'
+        : seg
+            .replace(/[.+^${}()|\\]/g, '\\$&')
+            .replace(/\*/g, '[^/]*')
+            .replace(/\?/g, '[^/]'),
+    )
     .join('/');
   return new RegExp(`^${source.replace(/\.\*\//g, '(?:.*/)?')}$`);
 }
@@ -156,4 +163,3 @@ export function dockerignore(text: string): (path: string) => boolean {
     return ignored;
   };
 }
-

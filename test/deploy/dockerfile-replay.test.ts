@@ -141,7 +141,8 @@ describe('the replay', () => {
   });
 
   it('fails when a RUN fails, and runs RUN in the mapped WORKDIR with ENV and ARG', async () => {
-    const text = 'FROM scratch\nARG GREETING=hello\nENV WHO=world\nWORKDIR /app\nRUN printf "%s %s" "$GREETING" "$WHO" > out.txt \\\n && test -f out.txt\nRUN exit 3\n';
+    const text =
+      'FROM scratch\nARG GREETING=hello\nENV WHO=world\nWORKDIR /app\nRUN printf "%s %s" "$GREETING" "$WHO" > out.txt \\\n && test -f out.txt\nRUN exit 3\n';
     await expect(replayText('run', text, {})).rejects.toThrow(/line 7 \(RUN\): \/bin\/sh -c exit 3 exited with 3/);
     expect(readFileSync(join(tmp, 'run', 'stages', '0-stage', 'app', 'out.txt'), 'utf8')).toBe('hello world');
   });

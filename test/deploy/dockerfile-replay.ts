@@ -98,7 +98,12 @@ function checkAptPackages(command: string): Promise<void> {
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.on('error', reject);
     child.on('close', () => {
-      const installed = new Set(out.split('\n').filter((l) => l.endsWith(' installed')).map((l) => l.split(' ')[0]));
+      const installed = new Set(
+        out
+          .split('\n')
+          .filter((l) => l.endsWith(' installed'))
+          .map((l) => l.split(' ')[0]),
+      );
       const missing = packages.filter((p) => !installed.has(p));
       if (missing.length > 0) reject(new Error(`apt-get line: the host lacks ${missing.join(', ')}, so the replay cannot stand in for the image`));
       else resolve();
@@ -112,10 +117,12 @@ function copy(stage: ReplayedStage, args: string, vars: Record<string, string>, 
   if (words.length < 2) throw new Error(`COPY needs a source and a destination: ${args}`);
   const dest = words.pop()!;
   const fromName = flags.get('from')?.[0];
-  const from = fromName === undefined ? undefined : done.find((s) => s.name === fromName) ?? done[Number(fromName)];
+  const from = fromName === undefined ? undefined : (done.find((s) => s.name === fromName) ?? done[Number(fromName)]);
   if (fromName !== undefined && !from) throw new Error(`COPY --from=${fromName}: no such stage`);
   const base = from ? from.root : opts.context;
-  const ignored = from ? () => false : dockerignore(existsSync(join(opts.context, '.dockerignore')) ? readFileSync(join(opts.context, '.dockerignore'), 'utf8') : '');
+  const ignored = from
+    ? () => false
+    : dockerignore(existsSync(join(opts.context, '.dockerignore')) ? readFileSync(join(opts.context, '.dockerignore'), 'utf8') : '');
   const where = from ? `stage ${fromName}` : 'the build context';
 
   const sources = words.flatMap((src) => {
@@ -127,7 +134,11 @@ function copy(stage: ReplayedStage, args: string, vars: Record<string, string>, 
     }
     const dir = dirname(rel);
     const re = globRegExp(basename(rel));
-    const found = existsSync(join(base, dir)) ? readdirSync(join(base, dir)).map((f) => posix.join(dir, f)).filter((f) => re.test(basename(f)) && !ignored(f)) : [];
+    const found = existsSync(join(base, dir))
+      ? readdirSync(join(base, dir))
+          .map((f) => posix.join(dir, f))
+          .filter((f) => re.test(basename(f)) && !ignored(f))
+      : [];
     if (found.length === 0) throw new Error(`COPY ${src}: no file in ${where} matches`);
     return found;
   });
@@ -141,7 +152,8 @@ function copy(stage: ReplayedStage, args: string, vars: Record<string, string>, 
     if (statSync(src).isDirectory()) {
       cpSync(src, hostPath(stage, target), { recursive: true, filter, verbatimSymlinks: true });
     } else {
-      const file = toDir || (existsSync(hostPath(stage, target)) && statSync(hostPath(stage, target)).isDirectory()) ? posix.join(target, basename(rel)) : target;
+      const file =
+        toDir || (existsSync(hostPath(stage, target)) && statSync(hostPath(stage, target)).isDirectory()) ? posix.join(target, basename(rel)) : target;
       mkdirSync(dirname(hostPath(stage, file)), { recursive: true });
       cpSync(src, hostPath(stage, file));
     }

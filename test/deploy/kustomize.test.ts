@@ -35,9 +35,7 @@ beforeAll(async () => {
 
 /** A rule set as "group/resource:verb" strings, sorted: order and grouping do not matter. */
 function grants(rules: Rule[]): string[] {
-  return rules
-    .flatMap((r) => (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`))))
-    .sort();
+  return rules.flatMap((r) => (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))).sort();
 }
 
 /** The claudebox StatefulSets keyed by their project label. */
@@ -124,7 +122,9 @@ describe('deploy/k8s/base', () => {
   });
 
   it('probes every container that has a port', () => {
-    const serving = workloads(base).flatMap((w) => containersOf(w.spec.template.spec)).filter((c) => (c.ports ?? []).length > 0);
+    const serving = workloads(base)
+      .flatMap((w) => containersOf(w.spec.template.spec))
+      .filter((c) => (c.ports ?? []).length > 0);
     expect(serving.map((c) => c.name)).toEqual(['rdev-api']);
     for (const c of serving) {
       expect(c.livenessProbe, c.name).toBeDefined();

@@ -35,18 +35,13 @@ let base: Manifest[];
 let replicas: Manifest[];
 let secrets: Manifest[];
 beforeAll(async () => {
-  [base, replicas, secrets] = await Promise.all([
-    render('deploy/k8s/base'),
-    render('deploy/k8s/overlays/replicas'),
-    render('deploy/k8s/secrets'),
-  ]);
+  [base, replicas, secrets] = await Promise.all([render('deploy/k8s/base'), render('deploy/k8s/overlays/replicas'), render('deploy/k8s/secrets')]);
 });
 
 const api = (docs: Manifest[]) => find(docs, 'Deployment', 'rdev-api').spec as DeploymentSpec;
 const container = (spec: DeploymentSpec): Container => spec.template.spec.containers.find((c) => c.name === 'rdev-api')!;
 const envOf = (spec: DeploymentSpec, name: string): Env | undefined => container(spec).env?.find((e) => e.name === name);
-const selects = (selector: Record<string, string>, labels: Record<string, string> = {}) =>
-  Object.entries(selector).every(([k, v]) => labels[k] === v);
+const selects = (selector: Record<string, string>, labels: Record<string, string> = {}) => Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 describe('deploy/k8s/overlays/replicas', () => {
   it('runs three rdev-api replicas, rolling one extra pod in before an old one goes', () => {
@@ -122,7 +117,7 @@ describe('deploy/k8s/overlays/replicas', () => {
     const readme = readFileSync(join(repoRoot, 'deploy/README.md'), 'utf8');
     // Booleans: a failed toContain would print the whole README.
     expect(readme.includes('postgres-cnpg.yaml'), 'deploy/README.md names postgres-cnpg.yaml').toBe(true);
-    expect(readme.includes(`${cluster.metadata.name}-app`), 'deploy/README.md uses the operator\'s <cluster>-app Secret').toBe(true);
+    expect(readme.includes(`${cluster.metadata.name}-app`), "deploy/README.md uses the operator's <cluster>-app Secret").toBe(true);
   });
 });
 

@@ -25,7 +25,9 @@ const EXPECTED = Array.from({ length: LINES }, (_, i) => `line ${i + 1}\n`).join
 const SUBSCRIPTION = `subscription($id: ID!, $after: Int) { commandEvents(id: $id, after: $after) {
   __typename ... on CommandOutput { seq stream text } ... on CommandCompleted { seq status exitCode } } }`;
 
-type GqlEvent = { __typename: 'CommandOutput'; seq: number; stream: string; text: string } | { __typename: 'CommandCompleted'; seq: number; status: string; exitCode: number | null };
+type GqlEvent =
+  | { __typename: 'CommandOutput'; seq: number; stream: string; text: string }
+  | { __typename: 'CommandCompleted'; seq: number; status: string; exitCode: number | null };
 
 let server: ServerProcess;
 let dataDir: string;
@@ -46,7 +48,12 @@ function firstDifference(actual: string, expected: string): null | { at: number;
   if (actual === expected) return null;
   let at = 0;
   while (at < actual.length && actual[at] === expected[at]) at++;
-  return { at, actual: actual.slice(Math.max(0, at - 40), at + 40), expected: expected.slice(Math.max(0, at - 40), at + 40), lengths: [actual.length, expected.length] };
+  return {
+    at,
+    actual: actual.slice(Math.max(0, at - 40), at + 40),
+    expected: expected.slice(Math.max(0, at - 40), at + 40),
+    lengths: [actual.length, expected.length],
+  };
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -170,7 +177,11 @@ async function viaYogaSse(id: string, cuts: Cut[]): Promise<Reassembled> {
     let cut: Cut | undefined;
     const end = await readConnection(
       `${server.url}/graphql`,
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: SUBSCRIPTION, variables: { id, after: seqs.at(-1) ?? 0 } }) },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: SUBSCRIPTION, variables: { id, after: seqs.at(-1) ?? 0 } }),
+      },
       (frame) => {
         if (frame.event !== 'next') return 'continue';
         const payload = JSON.parse(frame.data) as { data?: { commandEvents: GqlEvent }; errors?: unknown };
@@ -207,19 +218,23 @@ async function viaRest(id: string, cuts: Cut[]): Promise<Reassembled & { ids: st
     connections++;
     let cut: Cut | undefined;
     const lastId = ids.at(-1);
-    const end = await readConnection(`${server.url}/projects/demo/events?stream_id=${id}`, { headers: lastId === undefined ? {} : { 'last-event-id': lastId } }, (frame) => {
-      if (frame.id === undefined) throw new Error(`an event without an id: ${JSON.stringify(frame)}`);
-      ids.push(frame.id);
-      if (frame.event === 'complete') {
-        completed = JSON.parse(frame.data) as Record<string, unknown>;
-        return 'continue';
-      }
-      lines.push((JSON.parse(frame.data) as { line: string }).line);
-      if (cut) return 'continue';
-      cut = schedule.due(lines.length);
-      if (!cut) return 'continue';
-      return cut.kind === 'clean' ? 'disconnect' : { tearAfter: cut.tearAfter };
-    });
+    const end = await readConnection(
+      `${server.url}/projects/demo/events?stream_id=${id}`,
+      { headers: lastId === undefined ? {} : { 'last-event-id': lastId } },
+      (frame) => {
+        if (frame.id === undefined) throw new Error(`an event without an id: ${JSON.stringify(frame)}`);
+        ids.push(frame.id);
+        if (frame.event === 'complete') {
+          completed = JSON.parse(frame.data) as Record<string, unknown>;
+          return 'continue';
+        }
+        lines.push((JSON.parse(frame.data) as { line: string }).line);
+        if (cut) return 'continue';
+        cut = schedule.due(lines.length);
+        if (!cut) return 'continue';
+        return cut.kind === 'clean' ? 'disconnect' : { tearAfter: cut.tearAfter };
+      },
+    );
     if (end === 'disconnected') schedule.record('clean');
     else if (end === 'torn') schedule.record('torn');
     else if (!completed) throw new Error('the REST stream ended before complete');
@@ -263,8 +278,14 @@ describe(`a ${LINES}-line command read through ${CUTS} random disconnects (seed 
     expect(verdictOf(r)).toEqual(EXPECTED_VERDICT);
     // Ids `seq.line` strictly increase across reconnects: no event was sent twice.
     const keys = r.ids.map((i) => i.split('.').map(Number) as [number, number?]);
-    const outOfOrder = keys.findIndex((k, i) => i > 0 && !(k[0] > keys[i - 1]![0] || (k[0] === keys[i - 1]![0] && (k[1] ?? Infinity) > (keys[i - 1]![1] ?? Infinity))));
-    expect({ outOfOrder, near: outOfOrder < 0 ? [] : r.ids.slice(outOfOrder - 2, outOfOrder + 2), events: r.ids.length }).toEqual({ outOfOrder: -1, near: [], events: LINES + 1 });
+    const outOfOrder = keys.findIndex(
+      (k, i) => i > 0 && !(k[0] > keys[i - 1]![0] || (k[0] === keys[i - 1]![0] && (k[1] ?? Infinity) > (keys[i - 1]![1] ?? Infinity))),
+    );
+    expect({ outOfOrder, near: outOfOrder < 0 ? [] : r.ids.slice(outOfOrder - 2, outOfOrder + 2), events: r.ids.length }).toEqual({
+      outOfOrder: -1,
+      near: [],
+      events: LINES + 1,
+    });
     expect(r.completed).toMatchObject({ exit_code: 0, status: 'succeeded', error: null });
   }, 300_000);
 });

@@ -99,7 +99,12 @@ async function answeringThroughout(body: () => Promise<void>): Promise<void> {
   const failures = prober.failures.length;
   await body();
   // Two rounds that began after the body: each ends with an answer or a timeout counted as a failure.
-  await pollUntil('two more probe rounds', () => prober.count, (n) => n > count + 1, 3 * PROBE_TIMEOUT_MS);
+  await pollUntil(
+    'two more probe rounds',
+    () => prober.count,
+    (n) => n > count + 1,
+    3 * PROBE_TIMEOUT_MS,
+  );
   expect(prober.failures.slice(failures)).toEqual([]);
 }
 
@@ -108,7 +113,9 @@ async function ready(): Promise<number> {
 }
 
 async function project(id: string): Promise<{ id: string; status: string; pod: string | null } | null> {
-  return (await gqlData<{ project: { id: string; status: string; pod: string | null } | null }>(url, 'query($id: ID!) { project(id: $id) { id status pod } }', { id })).project;
+  return (
+    await gqlData<{ project: { id: string; status: string; pod: string | null } | null }>(url, 'query($id: ID!) { project(id: $id) { id status pod } }', { id })
+  ).project;
 }
 
 async function command(id: string): Promise<Record<string, any>> {
@@ -119,14 +126,24 @@ async function command(id: string): Promise<Record<string, any>> {
 async function addProject(id: string): Promise<string> {
   const name = `claudebox-${id}-0`;
   kube.addPod({ name, namespace: NS, labels: { [LABEL]: id } });
-  await pollUntil(`project ${id} to be READY`, () => project(id), (p) => p?.status === 'READY', 10_000);
+  await pollUntil(
+    `project ${id} to be READY`,
+    () => project(id),
+    (p) => p?.status === 'READY',
+    10_000,
+  );
   return name;
 }
 
 /** Starts a command that prints "started" and then waits, and resolves once it has printed. */
 async function startLongCommand(projectId: string, marker: string): Promise<string> {
   const id = await runShell(url, projectId, `sleep ${marker} & echo started; wait`);
-  await pollUntil(`${id} to print`, () => command(id), (c) => c.output.some((o: { text: string }) => o.text.includes('started')), 10_000);
+  await pollUntil(
+    `${id} to print`,
+    () => command(id),
+    (c) => c.output.some((o: { text: string }) => o.text.includes('started')),
+    10_000,
+  );
   return id;
 }
 
@@ -177,15 +194,35 @@ describe('the kube backend through cluster faults', () => {
       expect(await project('late')).toBeNull();
       await kube.listenAgain();
       await pollUntil('/ready to be 200', ready, (s) => s === 200, 15_000);
-      await pollUntil('the late pod to be a project', () => project('late'), (p) => p?.status === 'READY', 10_000);
+      await pollUntil(
+        'the late pod to be a project',
+        () => project('late'),
+        (p) => p?.status === 'READY',
+        10_000,
+      );
       expect(await project('alpha')).toEqual({ id: 'alpha', status: 'NOT_READY', pod: 'claudebox-alpha-0' });
       kube.setReady(NS, 'claudebox-alpha-0', true);
-      await pollUntil('alpha to be READY again', () => project('alpha'), (p) => p?.status === 'READY', 10_000);
+      await pollUntil(
+        'alpha to be READY again',
+        () => project('alpha'),
+        (p) => p?.status === 'READY',
+        10_000,
+      );
       // The watch is live again: a change made now arrives without another restart.
       kube.setPhase(NS, 'claudebox-late-0', 'Pending');
-      await pollUntil('the watch to carry a new change', () => project('late'), (p) => p?.status === 'STARTING', 10_000);
+      await pollUntil(
+        'the watch to carry a new change',
+        () => project('late'),
+        (p) => p?.status === 'STARTING',
+        10_000,
+      );
       kube.setPhase(NS, 'claudebox-late-0', 'Running');
-      await pollUntil('late to be READY again', () => project('late'), (p) => p?.status === 'READY', 10_000);
+      await pollUntil(
+        'late to be READY again',
+        () => project('late'),
+        (p) => p?.status === 'READY',
+        10_000,
+      );
       const id = await runShell(url, 'late', 'echo "after the restart"');
       expect(await waitFinal(url, id)).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
     });
@@ -195,11 +232,25 @@ describe('the kube backend through cluster faults', () => {
     await answeringThroughout(async () => {
       const pod = await addProject('cut');
       const id = await runShell(url, 'cut', counter(60));
-      await pollUntil(`${id} to print`, () => command(id), (c) => c.output.length > 0, 10_000);
+      await pollUntil(
+        `${id} to print`,
+        () => command(id),
+        (c) => c.output.length > 0,
+        10_000,
+      );
       const cutAt = Date.now();
       kube.cutExecConnections(NS, pod);
       // It goes on printing, and is RUNNING meanwhile.
-      const during = await pollUntil('output after the cut', () => command(id), (c) => c.output.map((o: { text: string }) => o.text).join('').includes('n 40\n') || c.status !== 'RUNNING', 20_000);
+      const during = await pollUntil(
+        'output after the cut',
+        () => command(id),
+        (c) =>
+          c.output
+            .map((o: { text: string }) => o.text)
+            .join('')
+            .includes('n 40\n') || c.status !== 'RUNNING',
+        20_000,
+      );
       expect(during.status).toBe('RUNNING');
       await waitFinal(url, id, 30_000);
       const final = await command(id);
@@ -233,7 +284,12 @@ describe('the kube backend through cluster faults', () => {
       const tookMs = Date.now() - deletedAt;
       // Had the deletion gone unseen, it would be LOST after RDEV_REATTACH_SECONDS (120) with "could not re-attach".
       expect(final).toMatchObject({ status: 'LOST', exitCode: null, error: `pod ${pod} was deleted` });
-      await pollUntil('the project to be gone', () => project('doomed'), (p) => p === null, 10_000);
+      await pollUntil(
+        'the project to be gone',
+        () => project('doomed'),
+        (p) => p === null,
+        10_000,
+      );
       console.log(`faults: pod deleted → LOST after ${tookMs} ms`);
     });
   });
@@ -242,7 +298,12 @@ describe('the kube backend through cluster faults', () => {
     await answeringThroughout(async () => {
       await addProject('bystander');
       const id = await runShell(url, 'bystander', counter(80));
-      await pollUntil(`${id} to print`, () => command(id), (c) => c.output.length > 0, 10_000);
+      await pollUntil(
+        `${id} to print`,
+        () => command(id),
+        (c) => c.output.length > 0,
+        10_000,
+      );
       await kube.stopListening(); // cuts the exec socket and the watch
       expect((await command(id)).status).toBe('RUNNING');
       await kube.listenAgain();

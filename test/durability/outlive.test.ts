@@ -27,7 +27,11 @@ const OUTPUT = `query($id: ID!) { command(id: $id) { output(first: 1000) { strea
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** A REST EventSource on one command: it reconnects by itself (with Last-Event-ID) until `complete`. */
-function restSubscriber(url: string, projectId: string, id: string): { frames: Array<{ id: string; event: string; data: any }>; done: Promise<void>; close(): void } {
+function restSubscriber(
+  url: string,
+  projectId: string,
+  id: string,
+): { frames: Array<{ id: string; event: string; data: any }>; done: Promise<void>; close(): void } {
   const frames: Array<{ id: string; event: string; data: any }> = [];
   const source = new EventSource(`${url}/projects/${projectId}/events?stream_id=${id}`);
   const done = new Promise<void>((resolve) => {
@@ -52,7 +56,8 @@ interface Setup {
 async function backendSetup(backend: 'local' | 'kube', root: string): Promise<Setup> {
   const standin = claudeStandinEnv(path.join(root, 'claude-state'), {});
   const claudeEnv = { PATH: `${standin.PATH}${path.delimiter}${process.env.PATH}`, CLAUDE_STANDIN_STATE: standin.CLAUDE_STANDIN_STATE! };
-  if (backend === 'local') return { env: { ...claudeEnv, RDEV_COMMAND_ENV: 'CLAUDE_STANDIN_STATE', RDEV_DATA_DIR: path.join(root, 'data') }, close: async () => {} };
+  if (backend === 'local')
+    return { env: { ...claudeEnv, RDEV_COMMAND_ENV: 'CLAUDE_STANDIN_STATE', RDEV_DATA_DIR: path.join(root, 'data') }, close: async () => {} };
   const kube: KubeApiServer = await startKubeApiServer();
   const pod = kube.addPod({ name: 'claudebox-demo-0', namespace: 'rdev', labels: { 'rdev.io/project': 'demo' }, env: claudeEnv });
   mkdirSync(pod.dir, { recursive: true });
@@ -79,7 +84,12 @@ describe.each(['local', 'kube'] as const)('commands outlive the server (%s backe
     setup = await backendSetup(backend, root);
     server = await startServer({ env: setup.env });
     port = new URL(server.url).port;
-    await pollUntil('the demo project', () => gqlData(server!.url, '{ projects { id status } }'), (d) => d.projects.some((p: any) => p.id === 'demo' && p.status === 'READY'), 30_000);
+    await pollUntil(
+      'the demo project',
+      () => gqlData(server!.url, '{ projects { id status } }'),
+      (d) => d.projects.some((p: any) => p.id === 'demo' && p.status === 'READY'),
+      30_000,
+    );
   });
 
   afterAll(async () => {
@@ -97,7 +107,12 @@ describe.each(['local', 'kube'] as const)('commands outlive the server (%s backe
       const gqlClaude = resumingSubscriber(url, claude);
       const rest = restSubscriber(url(), 'demo', counter);
       try {
-        await pollUntil('some output before the stop', () => gqlCounter.events.length, (n) => n >= 3, 30_000);
+        await pollUntil(
+          'some output before the stop',
+          () => gqlCounter.events.length,
+          (n) => n >= 3,
+          30_000,
+        );
         const old = server!;
         if (how === 'SIGKILL') await old.kill();
         else {
@@ -112,16 +127,30 @@ describe.each(['local', 'kube'] as const)('commands outlive the server (%s backe
         const final = await waitFinal(url(), counter, 60_000);
         expect({ status: final.status, exitCode: final.exitCode, error: final.error }).toEqual({ status: 'SUCCEEDED', exitCode: 0, error: null });
         const claudeFinal = await waitFinal(url(), claude, 60_000);
-        expect({ status: claudeFinal.status, exitCode: claudeFinal.exitCode, error: claudeFinal.error }).toEqual({ status: 'SUCCEEDED', exitCode: 0, error: null });
+        expect({ status: claudeFinal.status, exitCode: claudeFinal.exitCode, error: claudeFinal.error }).toEqual({
+          status: 'SUCCEEDED',
+          exitCode: 0,
+          error: null,
+        });
 
         const stored = (await gqlData<{ command: { output: Event[] } }>(url(), OUTPUT, { id: counter })).command.output;
-        const stdout = stored.filter((e) => e.stream === 'STDOUT').map((e) => e.text).join('');
+        const stdout = stored
+          .filter((e) => e.stream === 'STDOUT')
+          .map((e) => e.text)
+          .join('');
         expect(sha256(stdout)).toBe(sha256(COUNTER_TEXT));
 
         await gqlCounter.done;
         const seqs = gqlCounter.events.map((e) => e.seq);
         expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-        expect(sha256(gqlCounter.events.filter((e) => e.__typename === 'CommandOutput').map((e) => e.text).join(''))).toBe(sha256(COUNTER_TEXT));
+        expect(
+          sha256(
+            gqlCounter.events
+              .filter((e) => e.__typename === 'CommandOutput')
+              .map((e) => e.text)
+              .join(''),
+          ),
+        ).toBe(sha256(COUNTER_TEXT));
         expect(gqlCounter.events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'SUCCEEDED', exitCode: 0 });
 
         await gqlClaude.done;

@@ -23,7 +23,16 @@ const TIMEOUT_SECONDS = 10;
 const OUTPUT = `query($id: ID!) { command(id: $id) { output { __typename seq stream text } } }`;
 const LIST = `query { commands(projectId: "demo", first: 20) { edges { node { id status } } } }`;
 
-type Event = { __typename: string; seq: number; stream?: string; text?: string; status?: string; exitCode?: number | null; error?: string | null; durationMs?: number };
+type Event = {
+  __typename: string;
+  seq: number;
+  stream?: string;
+  text?: string;
+  status?: string;
+  exitCode?: number | null;
+  error?: string | null;
+  durationMs?: number;
+};
 
 /** A `sleep` duration no other process on the machine has: it finds the command's processes in /proc. */
 const marker = `300.${parseInt(randomBytes(4).toString('hex'), 16)}`;
@@ -160,14 +169,23 @@ describe('a SIGKILLed server started again on the same data directory', () => {
 
   it('times the adopted command out at its time, counted from its real start', async () => {
     const timed = await waitFinal(second.url, before.timed.id, 60_000);
-    expect({ status: timed.status, exitCode: timed.exitCode, error: timed.error }).toEqual({ status: 'TIMED_OUT', exitCode: null, error: `timed out after ${TIMEOUT_SECONDS}s` });
+    expect({ status: timed.status, exitCode: timed.exitCode, error: timed.error }).toEqual({
+      status: 'TIMED_OUT',
+      exitCode: null,
+      error: `timed out after ${TIMEOUT_SECONDS}s`,
+    });
     const started = Date.parse(timed.startedAt);
     const finished = Date.parse(timed.finishedAt);
     expect(finished - started).toBeGreaterThanOrEqual(TIMEOUT_SECONDS * 1000);
     // Due at its start + the timeout, or at once on adoption when that passed while no server ran;
     // then SIGTERM (the sleep dies of it at once; SIGKILL would follow after 2 s) and slack for a busy machine.
     expect(finished).toBeLessThan(Math.max(started + TIMEOUT_SECONDS * 1000, before.restartedAt) + 5000);
-    await pollUntil('the timed-out sleep to be gone', () => processesWith(`${marker}1`), (p) => p.length === 0, 10_000);
+    await pollUntil(
+      'the timed-out sleep to be gone',
+      () => processesWith(`${marker}1`),
+      (p) => p.length === 0,
+      10_000,
+    );
   });
 
   it('runs the queued commands after the restart, in their order', async () => {
@@ -184,7 +202,12 @@ describe('a SIGKILLed server started again on the same data directory', () => {
     await gqlData(second.url, `mutation($id: ID!) { cancelCommand(id: $id) { id } }`, { id });
     const done = await waitFinal(second.url, id, 30_000);
     expect({ status: done.status, exitCode: done.exitCode }).toEqual({ status: 'CANCELED', exitCode: null });
-    await pollUntil('every process of the canceled tree to be gone', () => processesWith(marker), (p) => p.length === 0, 10_000);
+    await pollUntil(
+      'every process of the canceled tree to be gone',
+      () => processesWith(marker),
+      (p) => p.length === 0,
+      10_000,
+    );
     const events = await collect<Event>(sseClient(second.url, false), COMMAND_EVENTS, { id });
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'CANCELED' });
@@ -200,9 +223,11 @@ describe('a SIGKILLed server started again on the same data directory', () => {
   it('returns the first command for an idempotency key used before the kill, starting nothing', async () => {
     const idsBefore = await commandIds(second.url);
     const again = async (key: string) =>
-      (await gqlData<{ runShell: { id: string; status: string } }>(second.url, `mutation($input: RunShellInput!) { runShell(input: $input) { id status } }`, {
-        input: { projectId: 'demo', command: 'echo retried', idempotencyKey: key },
-      })).runShell;
+      (
+        await gqlData<{ runShell: { id: string; status: string } }>(second.url, `mutation($input: RunShellInput!) { runShell(input: $input) { id status } }`, {
+          input: { projectId: 'demo', command: 'echo retried', idempotencyKey: key },
+        })
+      ).runShell;
     expect([await again('restart-finished'), await again('restart-running'), await again('restart-queued')]).toEqual([
       { id: before.finished.id, status: 'SUCCEEDED' },
       { id: before.running.id, status: 'CANCELED' },

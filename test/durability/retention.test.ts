@@ -44,7 +44,12 @@ describe('retention', () => {
       const pruned = (await gqlData(second.url, OUTPUT, { id: old })).command;
       expect(pruned).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, prunedAt: expect.any(String) });
       expect(pruned.output).toEqual([{ stream: 'STDERR', text: `[rdev] this command's output was deleted by retention at ${pruned.prunedAt}\n` }]);
-      expect((await gqlData(second.url, OUTPUT, { id: recent })).command).toEqual({ status: 'SUCCEEDED', exitCode: 0, prunedAt: null, output: [{ stream: 'STDOUT', text: 'recent\n' }] });
+      expect((await gqlData(second.url, OUTPUT, { id: recent })).command).toEqual({
+        status: 'SUCCEEDED',
+        exitCode: 0,
+        prunedAt: null,
+        output: [{ stream: 'STDOUT', text: 'recent\n' }],
+      });
     } finally {
       await second.close();
     }

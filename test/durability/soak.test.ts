@@ -120,7 +120,13 @@ async function runMany(from: number, to: number, onProgress: (done: number) => v
  * connection it opened and never used for up to 4 s, its keep-alive timeout.)
  */
 async function atRest(): Promise<{ rssKiB: number; heapKiB: number; fds: Record<string, number> }> {
-  const fds = await pollUntil('the server to hold no client connection', () => openFds(server.pid), (f) => (f.byKind.socket ?? 0) <= idleSockets, 10_000, 50);
+  const fds = await pollUntil(
+    'the server to hold no client connection',
+    () => openFds(server.pid),
+    (f) => (f.byKind.socket ?? 0) <= idleSockets,
+    10_000,
+    50,
+  );
   const heap = await server.heapAfterGc();
   return { rssKiB: rssKiB(server.pid), heapKiB: heap.usedBytes / 1024, fds: fds.byKind };
 }
@@ -138,37 +144,41 @@ async function subscriptionGauges(): Promise<Record<string, number>> {
 }
 
 describe(`soak: ${COMMANDS} short commands, each followed by a subscriber, ${CONCURRENCY} at a time`, () => {
-  it(`all succeed with their output, and after the first ${WARMUP} memory grows by less than a leak's worth per command and descriptors do not grow`, async () => {
-    const started = performance.now();
-    const samples: string[] = [];
-    const progress = (done: number): void => {
-      if (done % Math.max(100, Math.round(COMMANDS / 10)) === 0) samples.push(`${done}: ${(rssKiB(server.pid) / 1024).toFixed(0)} MiB`);
-    };
-    const warmupFailures = await runMany(0, WARMUP, progress);
-    const warmupMs = performance.now() - started;
-    const base = await atRest();
-    const runStarted = performance.now();
-    const failures = await runMany(WARMUP, COMMANDS, progress);
-    const runMs = performance.now() - runStarted;
-    const end = await atRest();
-    const gauges = await subscriptionGauges();
+  it(
+    `all succeed with their output, and after the first ${WARMUP} memory grows by less than a leak's worth per command and descriptors do not grow`,
+    async () => {
+      const started = performance.now();
+      const samples: string[] = [];
+      const progress = (done: number): void => {
+        if (done % Math.max(100, Math.round(COMMANDS / 10)) === 0) samples.push(`${done}: ${(rssKiB(server.pid) / 1024).toFixed(0)} MiB`);
+      };
+      const warmupFailures = await runMany(0, WARMUP, progress);
+      const warmupMs = performance.now() - started;
+      const base = await atRest();
+      const runStarted = performance.now();
+      const failures = await runMany(WARMUP, COMMANDS, progress);
+      const runMs = performance.now() - runStarted;
+      const end = await atRest();
+      const gauges = await subscriptionGauges();
 
-    const measured = COMMANDS - WARMUP;
-    const rssPerCommand = ((end.rssKiB - base.rssKiB) * 1024) / measured;
-    const heapPerCommand = ((end.heapKiB - base.heapKiB) * 1024) / measured;
-    const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
-    console.log(
-      `soak: ${COMMANDS} commands in ${((warmupMs + runMs) / 1000).toFixed(1)} s of work (${(((COMMANDS - WARMUP) / runMs) * 1000).toFixed(0)} commands/s after warm-up; ` +
-        `server CPU ${cpuSeconds(server.pid).toFixed(1)} s, test process CPU ${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(1)} s); ` +
-        `after ${WARMUP} → after ${COMMANDS}, at rest: heap after GC ${mib(base.heapKiB)} → ${mib(end.heapKiB)} (${heapPerCommand.toFixed(0)} B a command, at most ${HEAP_BYTES_PER_COMMAND}), ` +
-        `RSS ${mib(base.rssKiB)} → ${mib(end.rssKiB)} (${rssPerCommand.toFixed(0)} B a command, at most ${RSS_BYTES_PER_COMMAND}); ` +
-        `while running: ${samples.join(', ')}; fds at rest ${JSON.stringify(base.fds)} → ${JSON.stringify(end.fds)}; ` +
-        `subscription gauges: ${JSON.stringify(gauges)}`,
-    );
-    expect([...warmupFailures, ...failures].slice(0, 10)).toEqual([]);
-    expect(end.fds).toEqual(base.fds);
-    expect(heapPerCommand).toBeLessThanOrEqual(HEAP_BYTES_PER_COMMAND);
-    expect(rssPerCommand).toBeLessThanOrEqual(RSS_BYTES_PER_COMMAND);
-    expect(gauges).toEqual(Object.fromEntries(Object.keys(gauges).map((k) => [k, 0])));
-  }, TIMEOUT_MS);
+      const measured = COMMANDS - WARMUP;
+      const rssPerCommand = ((end.rssKiB - base.rssKiB) * 1024) / measured;
+      const heapPerCommand = ((end.heapKiB - base.heapKiB) * 1024) / measured;
+      const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
+      console.log(
+        `soak: ${COMMANDS} commands in ${((warmupMs + runMs) / 1000).toFixed(1)} s of work (${(((COMMANDS - WARMUP) / runMs) * 1000).toFixed(0)} commands/s after warm-up; ` +
+          `server CPU ${cpuSeconds(server.pid).toFixed(1)} s, test process CPU ${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(1)} s); ` +
+          `after ${WARMUP} → after ${COMMANDS}, at rest: heap after GC ${mib(base.heapKiB)} → ${mib(end.heapKiB)} (${heapPerCommand.toFixed(0)} B a command, at most ${HEAP_BYTES_PER_COMMAND}), ` +
+          `RSS ${mib(base.rssKiB)} → ${mib(end.rssKiB)} (${rssPerCommand.toFixed(0)} B a command, at most ${RSS_BYTES_PER_COMMAND}); ` +
+          `while running: ${samples.join(', ')}; fds at rest ${JSON.stringify(base.fds)} → ${JSON.stringify(end.fds)}; ` +
+          `subscription gauges: ${JSON.stringify(gauges)}`,
+      );
+      expect([...warmupFailures, ...failures].slice(0, 10)).toEqual([]);
+      expect(end.fds).toEqual(base.fds);
+      expect(heapPerCommand).toBeLessThanOrEqual(HEAP_BYTES_PER_COMMAND);
+      expect(rssPerCommand).toBeLessThanOrEqual(RSS_BYTES_PER_COMMAND);
+      expect(gauges).toEqual(Object.fromEntries(Object.keys(gauges).map((k) => [k, 0])));
+    },
+    TIMEOUT_MS,
+  );
 });

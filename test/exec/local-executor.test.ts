@@ -49,7 +49,12 @@ interface Collected {
 }
 
 /** Attaches from `offsets` and gathers what arrives; `detachWhen` aborts once it holds. */
-async function collect(executor: Executor, ref: SupervisedRef, offsets: Offsets = { stdout: 0, stderr: 0 }, detachWhen?: (c: Omit<Collected, 'outcome'>) => boolean): Promise<Collected> {
+async function collect(
+  executor: Executor,
+  ref: SupervisedRef,
+  offsets: Offsets = { stdout: 0, stderr: 0 },
+  detachWhen?: (c: Omit<Collected, 'outcome'>) => boolean,
+): Promise<Collected> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const ac = new AbortController();
@@ -172,7 +177,13 @@ describe('local executor', () => {
       const { executor, start } = setup({ envNames: ['RDEV_TEST_SHARED', 'RDEV_TEST_UNSET'] });
       const { ref } = await start(['sh', '-c', 'env -0'], { env: { RDEV_TEST_EXTRA: 'from the request' } });
       const c = await collect(executor, ref);
-      const env = Object.fromEntries(c.stdout.toString().split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      const env = Object.fromEntries(
+        c.stdout
+          .toString()
+          .split('\0')
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
       // What sh sets by itself is not the server's.
       for (const own of ['PWD', 'OLDPWD', 'SHLVL', '_']) delete env[own];
       const inherited = Object.fromEntries(['HOME', 'LANG', 'PATH', 'TERM'].filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
@@ -222,7 +233,9 @@ describe('local executor', () => {
     writeFileSync(join(root, 'not-a-dir'), '');
     const executor = createLocalExecutor({ spoolDir: join(root, 'not-a-dir') });
     try {
-      await expect(executor.start({ target: { projectId: 'p', workspace }, commandId: 'c-1', argv: ['true'], workdir: '' })).rejects.toThrow(/^rdev: cannot create the spool /);
+      await expect(executor.start({ target: { projectId: 'p', workspace }, commandId: 'c-1', argv: ['true'], workdir: '' })).rejects.toThrow(
+        /^rdev: cannot create the spool /,
+      );
     } finally {
       await executor.close();
     }
@@ -313,7 +326,9 @@ describe('local executor', () => {
     const { ref } = await start(['true']);
     const aborted = AbortSignal.abort();
     expect(await executor.attach({ ...ref, offsets: { stdout: 0, stderr: 0 }, onOutput: () => {}, signal: aborted })).toEqual({ type: 'detached' });
-    await expect(executor.attach({ ...refOf('../x'), offsets: { stdout: 0, stderr: 0 }, onOutput: () => {}, signal: new AbortController().signal })).rejects.toThrow(/invalid command id/);
+    await expect(
+      executor.attach({ ...refOf('../x'), offsets: { stdout: 0, stderr: 0 }, onOutput: () => {}, signal: new AbortController().signal }),
+    ).rejects.toThrow(/invalid command id/);
   });
 
   it('remove deletes the spool', async () => {
@@ -379,7 +394,7 @@ describe('local executor', () => {
       expectBounded(spool, await collect(executor, ref));
     });
 
-    it('runs the checker outside the command\'s group, and leaves no process once the command has ended', async () => {
+    it("runs the checker outside the command's group, and leaves no process once the command has ended", async () => {
       const { executor, start } = setup({ maxSpoolBytes: max });
       const { ref, pgid, spool } = await start(['sh', '-c', 'sleep 300']);
       // The checker's own shell (the supervisor's arguments hold its script too; setsid runs only a moment).
@@ -387,7 +402,10 @@ describe('local executor', () => {
       await waitFor(() => processesWith(spool).some(isChecker), 'the checker to run');
       const checker = processesWith(spool).find(isChecker)!;
       const supervisor = Number(readFileSync(`${spool}/supervisor`, 'utf8').trim());
-      expect({ inTheCommandsGroup: checker.pgid === pgid, inTheSupervisorsGroup: checker.pgid === supervisor }).toEqual({ inTheCommandsGroup: false, inTheSupervisorsGroup: false });
+      expect({ inTheCommandsGroup: checker.pgid === pgid, inTheSupervisorsGroup: checker.pgid === supervisor }).toEqual({
+        inTheCommandsGroup: false,
+        inTheSupervisorsGroup: false,
+      });
       // A second to let it check at least once.
       await sleep(1200);
       const attached = collect(executor, ref);
@@ -415,7 +433,10 @@ describe('local executor', () => {
     const { executor, start } = setup();
     const { ref, spool } = await start(['sh', '-c', 'yes abcdefghi | head -c 5000000; yes ZYXWVUTSR | head -c 3000000 >&2']);
     const c = await collect(executor, ref);
-    expect({ outcome: c.outcome, delivered: [c.stdout.length, c.stderr.length] }).toEqual({ outcome: { type: 'exited', exitCode: 0 }, delivered: [5_000_000, 3_000_000] });
+    expect({ outcome: c.outcome, delivered: [c.stdout.length, c.stderr.length] }).toEqual({
+      outcome: { type: 'exited', exitCode: 0 },
+      delivered: [5_000_000, 3_000_000],
+    });
     // Every byte is still there (a punched range would read back as zeros).
     expect(readFileSync(`${spool}/stdout`).equals(pattern('abcdefghi\n', 5_000_000))).toBe(true);
     expect(readFileSync(`${spool}/stderr`).equals(pattern('ZYXWVUTSR\n', 3_000_000))).toBe(true);

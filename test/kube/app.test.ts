@@ -66,7 +66,10 @@ async function eventually<T>(what: string, probe: () => Promise<T>, holds: (v: T
     () => {
       if (!pending) {
         pending = true;
-        void probe().then((v) => ((last = v), (pending = false)), () => (pending = false));
+        void probe().then(
+          (v) => ((last = v), (pending = false)),
+          () => (pending = false),
+        );
       }
       return last;
     },
@@ -98,7 +101,16 @@ describe('the app on the kube backend', () => {
     });
     const query = 'query($id: ID!) { command(id: $id) { status exitCode error output { stream text } } }';
     type Cmd = { command: { status: string; exitCode: number | null; error: string | null; output: Array<{ stream: string; text: string }> } };
-    const done = await eventually('the command to finish', () => graphql<Cmd>(query, { id: runShell.id }), (d) => !['QUEUED', 'RUNNING'].includes(d.command.status));
-    expect(done.command).toEqual({ status: 'FAILED', exitCode: 3, error: 'exited with code 3', output: [{ stream: 'STDOUT', text: 'hello from claudebox-demo-0\n' }] });
+    const done = await eventually(
+      'the command to finish',
+      () => graphql<Cmd>(query, { id: runShell.id }),
+      (d) => !['QUEUED', 'RUNNING'].includes(d.command.status),
+    );
+    expect(done.command).toEqual({
+      status: 'FAILED',
+      exitCode: 3,
+      error: 'exited with code 3',
+      output: [{ stream: 'STDOUT', text: 'hello from claudebox-demo-0\n' }],
+    });
   });
 });

@@ -70,7 +70,12 @@ async function start(pod: TestPod, argv: string[], over: Partial<StartRequest> =
 function attach(ref: ReturnType<typeof refOf>, offsets: Offsets = { stdout: 0, stderr: 0 }, ex: Executor = executor) {
   const chunks = recorder<{ stream: 'STDOUT' | 'STDERR'; bytes: Buffer }>();
   const abort = new AbortController();
-  const outcome: Promise<AttachOutcome> = ex.attach({ ...ref, offsets, onOutput: (stream, bytes) => chunks.push({ stream, bytes: Buffer.from(bytes) }), signal: abort.signal });
+  const outcome: Promise<AttachOutcome> = ex.attach({
+    ...ref,
+    offsets,
+    onOutput: (stream, bytes) => chunks.push({ stream, bytes: Buffer.from(bytes) }),
+    signal: abort.signal,
+  });
   const bytes = (stream: 'STDOUT' | 'STDERR') => Buffer.concat(chunks.items.filter((c) => c.stream === stream).map((c) => c.bytes));
   return {
     outcome,
@@ -132,7 +137,10 @@ describe('kube executor: start, attach, exit codes', () => {
 
   it('reports 127 for a command that does not exist', async () => {
     const r = await run(demo, ['no-such-command-rdev']);
-    expect({ outcome: r.outcome, stderr: r.stderr }).toEqual({ outcome: { type: 'exited', exitCode: 127 }, stderr: expect.stringContaining('no-such-command-rdev') });
+    expect({ outcome: r.outcome, stderr: r.stderr }).toEqual({
+      outcome: { type: 'exited', exitCode: 127 },
+      stderr: expect.stringContaining('no-such-command-rdev'),
+    });
   });
 
   it('gives the command its stdin, then end-of-file', async () => {
@@ -148,7 +156,10 @@ describe('kube executor: start, attach, exit codes', () => {
   it('runs in the workdir inside the workspace, and passes env', async () => {
     mkdirSync(join(demo.dir, 'sub', 'dir'), { recursive: true });
     const r = await run(demo, ['sh', '-c', 'pwd; echo "$GREETING"'], { workdir: 'sub/dir', env: { GREETING: "it's me" } });
-    expect({ outcome: r.outcome, stdout: r.stdout }).toEqual({ outcome: { type: 'exited', exitCode: 0 }, stdout: `${workspaceOf(demo)}/sub/dir\n${"it's me"}\n` });
+    expect({ outcome: r.outcome, stdout: r.stdout }).toEqual({
+      outcome: { type: 'exited', exitCode: 0 },
+      stdout: `${workspaceOf(demo)}/sub/dir\n${"it's me"}\n`,
+    });
   });
 
   it('refuses a workdir that leads outside the workspace: no group, exited 125 with the rdev line on stderr', async () => {
@@ -175,7 +186,11 @@ describe('kube executor: start, attach, exit codes', () => {
     const s = await start(demo, ['sh', '-c', 'printf 0123456789; printf abcdef >&2']);
     expect(await attach(s).outcome).toEqual({ type: 'exited', exitCode: 0 });
     const a = attach(s, { stdout: 4, stderr: 5 });
-    expect({ outcome: await a.outcome, stdout: a.stdout(), stderr: a.stderr() }).toEqual({ outcome: { type: 'exited', exitCode: 0 }, stdout: '456789', stderr: 'f' });
+    expect({ outcome: await a.outcome, stdout: a.stdout(), stderr: a.stderr() }).toEqual({
+      outcome: { type: 'exited', exitCode: 0 },
+      stdout: '456789',
+      stderr: 'f',
+    });
   });
 
   it('rejects a start in a pod that does not exist, in words', async () => {
@@ -208,12 +223,24 @@ describe('kube executor: detach, re-attach, cut connections', () => {
     const first = attach(s);
     await first.printed('tick 5\n');
     server.cutExecConnections(NS, pod.name);
-    expect(await first.outcome).toEqual({ type: 'disconnected', reason: 'the connection to the pod closed without an exit status (WebSocket close code 1006)' });
+    expect(await first.outcome).toEqual({
+      type: 'disconnected',
+      reason: 'the connection to the pod closed without an exit status (WebSocket close code 1006)',
+    });
     // It runs on: its output keeps growing in the spool.
     const size = statSync(join(s.spool, 'stdout')).size;
-    await until('the command to print more', () => statSync(join(s.spool, 'stdout')).size, (n) => n > size);
+    await until(
+      'the command to print more',
+      () => statSync(join(s.spool, 'stdout')).size,
+      (n) => n > size,
+    );
     // The follower of the cut connection has seen end-of-file on its stdin and stopped.
-    await until('the cut follower to stop', () => followersIn(pod), (pids) => pids.length === 0, 10_000);
+    await until(
+      'the cut follower to stop',
+      () => followersIn(pod),
+      (pids) => pids.length === 0,
+      10_000,
+    );
     const second = attach(s, first.reached());
     expect(await second.outcome).toEqual({ type: 'exited', exitCode: 0 });
     expect(first.stdout() + second.stdout()).toBe(ticks(0, 60));
@@ -244,7 +271,10 @@ describe('kube executor: detach, re-attach, cut connections', () => {
       await a.printed('started');
       proxy.freeze();
       const frozenAt = Date.now();
-      expect(await a.outcome).toEqual({ type: 'disconnected', reason: expect.stringMatching(/^the connection to the pod closed without an exit status: no answer to WebSocket pings for \d+ s$/) });
+      expect(await a.outcome).toEqual({
+        type: 'disconnected',
+        reason: expect.stringMatching(/^the connection to the pod closed without an exit status: no answer to WebSocket pings for \d+ s$/),
+      });
       expect(Date.now() - frozenAt).toBeLessThan(5000);
       await executor.signal(s, 'SIGKILL');
     } finally {
@@ -262,7 +292,12 @@ describe('kube executor: signals, deleted pods, a dead supervisor', () => {
     await a.printed('started');
     await executor.signal(s, 'SIGTERM');
     expect(await a.outcome).toEqual({ type: 'exited', exitCode: 143 });
-    await until('no process left in the pod', () => server.livePids(NS, pod.name), (pids) => pids.length === 0, 10_000);
+    await until(
+      'no process left in the pod',
+      () => server.livePids(NS, pod.name),
+      (pids) => pids.length === 0,
+      10_000,
+    );
   });
 
   it('a signal from another executor (another server) reaches the command', async () => {

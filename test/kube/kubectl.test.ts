@@ -28,7 +28,10 @@ describe('kubectl against the Kubernetes API test server', () => {
   it('lists pods by label as a table', async () => {
     const r = await runKubectl(server, ['get', 'pods', '-n', NS, '-l', 'rdev.io/project=demo']);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
-    const rows = r.stdout.trimEnd().split('\n').map((line) => line.split(/\s+/));
+    const rows = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split(/\s+/));
     expect(rows.map((cells) => cells.slice(0, 4))).toEqual([
       ['NAME', 'READY', 'STATUS', 'RESTARTS'],
       ['claudebox-demo-0', '1/1', 'Running', '0'],
@@ -95,7 +98,10 @@ describe('@kubernetes/client-node against the Kubernetes API test server', () =>
   it('refuses a wrong token with 401', async () => {
     const bad = new KubeConfig();
     bad.loadFromString(server.kubeconfigYaml.replace(server.token, 'wrong'));
-    const err: unknown = await bad.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS }).catch((e: unknown) => e);
+    const err: unknown = await bad
+      .makeApiClient(CoreV1Api)
+      .listNamespacedPod({ namespace: NS })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiException);
     expect((err as ApiException<unknown>).code).toBe(401);
   });
@@ -155,8 +161,12 @@ describe('@kubernetes/client-node against the Kubernetes API test server', () =>
     server.addPod({ name: 'resumed-0', namespace: NS, labels: { 'rdev.io/project': 'resumed' } });
     server.crashLoop(NS, 'resumed-0');
     const replayed = recorder<string>();
-    const controller = await new Watch(kc).watch(`/api/v1/namespaces/${NS}/pods`, { labelSelector, resourceVersion }, (type, pod: V1Pod) =>
-      replayed.push(`${type} ${pod.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? 'running'}`), () => undefined);
+    const controller = await new Watch(kc).watch(
+      `/api/v1/namespaces/${NS}/pods`,
+      { labelSelector, resourceVersion },
+      (type, pod: V1Pod) => replayed.push(`${type} ${pod.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? 'running'}`),
+      () => undefined,
+    );
     await replayed.waitFor((e) => e.length >= 2);
     controller.abort();
     expect(replayed.items).toEqual(['ADDED running', 'MODIFIED CrashLoopBackOff']);
@@ -170,7 +180,15 @@ describe('@kubernetes/client-node against the Kubernetes API test server', () =>
     expect(gone.items).toEqual([
       {
         type: 'ERROR',
-        object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: expect.stringMatching(/^too old resource version: /), reason: 'Expired', code: 410 },
+        object: {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: expect.stringMatching(/^too old resource version: /),
+          reason: 'Expired',
+          code: 410,
+        },
       },
     ]);
   });

@@ -34,13 +34,25 @@ function namespace(): string {
 }
 
 function registry(ns: string, watchTimeoutSeconds?: number): KubeRegistry {
-  const r = createKubeRegistry({ kubeConfig: kc, namespace: ns, projectLabel: LABEL, workspace: '/workspace', retryInitialMs: 20, retryMaxMs: 200, watchTimeoutSeconds });
+  const r = createKubeRegistry({
+    kubeConfig: kc,
+    namespace: ns,
+    projectLabel: LABEL,
+    workspace: '/workspace',
+    retryInitialMs: 20,
+    retryMaxMs: 200,
+    watchTimeoutSeconds,
+  });
   registries.push(r);
   return r;
 }
 
 async function ready(r: KubeRegistry): Promise<void> {
-  await until('the registry to be ready', () => r.readiness(), (x) => x.ready);
+  await until(
+    'the registry to be ready',
+    () => r.readiness(),
+    (x) => x.ready,
+  );
 }
 
 /** Changes seen by onChange, as "id STATUS message". */
@@ -50,7 +62,14 @@ function changes(r: KubeRegistry) {
   return seen;
 }
 
-const project = (id: string, pod: string, over: Partial<Project> = {}): Project => ({ id, pod, workspace: '/workspace', status: 'READY', statusMessage: null, ...over });
+const project = (id: string, pod: string, over: Partial<Project> = {}): Project => ({
+  id,
+  pod,
+  workspace: '/workspace',
+  status: 'READY',
+  statusMessage: null,
+  ...over,
+});
 
 describe('kube registry: listing and statuses', () => {
   it('lists the pods that carry the label, named by its value; an unlabelled pod is not a project', async () => {
@@ -98,7 +117,10 @@ describe('kube registry: watching', () => {
     await seen.waitFor('the unready change', (s) => s.length >= 1);
     server.setReady(ns, 'flappy-0', true);
     await seen.waitFor('the ready change', (s) => s.length >= 2);
-    expect(seen.items).toEqual(['flappy NOT_READY pod flappy-0 is not ready: ContainersNotReady (containers with unready status: [claudebox])', 'flappy READY -']);
+    expect(seen.items).toEqual([
+      'flappy NOT_READY pod flappy-0 is not ready: ContainersNotReady (containers with unready status: [claudebox])',
+      'flappy READY -',
+    ]);
     expect(r.get('flappy')).toEqual(project('flappy', 'flappy-0'));
   });
 
@@ -142,7 +164,11 @@ describe('kube registry: the API server goes away', () => {
     await server.stopListening();
     const r = registry(ns);
     expect(r.readiness()).toEqual({ ready: false, reason: `listing the pods of namespace ${ns}` });
-    const down = await until('a failed list', () => r.readiness(), (x) => /ECONNREFUSED/.test(x.reason ?? ''));
+    const down = await until(
+      'a failed list',
+      () => r.readiness(),
+      (x) => /ECONNREFUSED/.test(x.reason ?? ''),
+    );
     expect(down).toEqual({ ready: false, reason: expect.stringMatching(new RegExp(`^cannot list the pods of namespace ${ns}: .*ECONNREFUSED`)) });
     expect(r.list()).toEqual([]);
     await server.listenAgain();
@@ -151,7 +177,11 @@ describe('kube registry: the API server goes away', () => {
 
     await server.stopListening();
     // The first failure may be the watch's (cut before it was up), then the lists' while nobody listens.
-    const again = await until('readiness to drop', () => r.readiness(), (x) => /ECONNREFUSED/.test(x.reason ?? ''));
+    const again = await until(
+      'readiness to drop',
+      () => r.readiness(),
+      (x) => /ECONNREFUSED/.test(x.reason ?? ''),
+    );
     expect(again).toEqual({ ready: false, reason: expect.stringMatching(new RegExp(`^cannot (list|watch) the pods of namespace ${ns}: .*ECONNREFUSED`)) });
     await server.listenAgain();
     await ready(r);
@@ -169,7 +199,10 @@ describe('kube registry: the API server goes away', () => {
     server.setReady(ns, 'old-0', false);
     await server.listenAgain();
     await seen.waitFor('both changes', (s) => s.length >= 2);
-    expect([...seen.items].sort()).toEqual(['new READY -', 'old NOT_READY pod old-0 is not ready: ContainersNotReady (containers with unready status: [claudebox])']);
+    expect([...seen.items].sort()).toEqual([
+      'new READY -',
+      'old NOT_READY pod old-0 is not ready: ContainersNotReady (containers with unready status: [claudebox])',
+    ]);
     await ready(r);
     // And a plain restart() while watching: a pod added right after it is seen too.
     await server.restart();
@@ -183,7 +216,8 @@ describe('kube registry: the API server goes away', () => {
     server.addPod({ name: 'kept-0', namespace: ns, labels: { [LABEL]: 'kept' } });
     const r = registry(ns);
     await ready(r);
-    const ours = () => server.requests.filter((q) => q.path === `/api/v1/namespaces/${ns}/pods`).map((q) => (q.query.includes('watch=true') ? 'watch' : 'list'));
+    const ours = () =>
+      server.requests.filter((q) => q.path === `/api/v1/namespaces/${ns}/pods`).map((q) => (q.query.includes('watch=true') ? 'watch' : 'list'));
     await until('the first watch', ours, (x) => x.includes('watch'));
     // A change the registry does not see (no label) moves the server on; compaction then expires our version.
     server.addPod({ name: 'noise-0', namespace: ns });
@@ -191,7 +225,11 @@ describe('kube registry: the API server goes away', () => {
     await server.restart();
     await until('a list after the expired watch', ours, (x) => x.join(',').startsWith('list,watch,watch,list'));
     server.addPod({ name: 'after-0', namespace: ns, labels: { [LABEL]: 'after' } });
-    await until('the pod added after the re-list', () => r.list().map((p) => p.id), (ids) => ids.includes('after'));
+    await until(
+      'the pod added after the re-list',
+      () => r.list().map((p) => p.id),
+      (ids) => ids.includes('after'),
+    );
     expect(r.readiness()).toEqual({ ready: true, reason: null });
   });
 
@@ -200,7 +238,12 @@ describe('kube registry: the API server goes away', () => {
     const r = registry(ns, 1);
     await ready(r);
     const ours = () => server.requests.filter((q) => q.path === `/api/v1/namespaces/${ns}/pods`);
-    await until('a resumed watch', () => ours().filter((q) => q.query.includes('watch=true')).length, (n) => n >= 2, 5000);
+    await until(
+      'a resumed watch',
+      () => ours().filter((q) => q.query.includes('watch=true')).length,
+      (n) => n >= 2,
+      5000,
+    );
     server.addPod({ name: 'seen-0', namespace: ns, labels: { [LABEL]: 'seen' } });
     await until('the pod', () => r.get('seen'));
     expect(ours().filter((q) => !q.query.includes('watch=true'))).toHaveLength(1);
@@ -213,7 +256,11 @@ describe('kube registry: the API server goes away', () => {
     const live = registry(liveNs);
     await Promise.all([ready(closed), ready(live)]);
     const watches = (ns: string) => server.requests.filter((q) => q.path === `/api/v1/namespaces/${ns}/pods` && q.query.includes('watch=true')).length;
-    await until('both watches', () => [watches(closedNs), watches(liveNs)], ([a, b]) => a === 1 && b === 1);
+    await until(
+      'both watches',
+      () => [watches(closedNs), watches(liveNs)],
+      ([a, b]) => a === 1 && b === 1,
+    );
     await closed.close();
     await server.restart();
     server.addPod({ name: 'seen-0', namespace: liveNs, labels: { [LABEL]: 'seen' } });

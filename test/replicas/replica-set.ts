@@ -54,7 +54,12 @@ export async function startReplicaSet(o: { names?: string[]; env?: Record<string
   const start = async (name: string, env: Record<string, string> = {}): Promise<ServerProcess> => {
     const server = await startServer({ env: { ...base(name), ...env }, compiledEntry: entry });
     replicas.set(name, server);
-    await pollUntil(`replica ${name} sees the demo project`, () => gqlData(server.url, '{ projects { id status } }'), (d) => d.projects.some((p: any) => p.id === 'demo' && p.status === 'READY'), 30_000);
+    await pollUntil(
+      `replica ${name} sees the demo project`,
+      () => gqlData(server.url, '{ projects { id status } }'),
+      (d) => d.projects.some((p: any) => p.id === 'demo' && p.status === 'READY'),
+      30_000,
+    );
     return server;
   };
   // One after the other: the first runs the migrations (the others would wait on its lock anyway).

@@ -20,7 +20,11 @@ const COUNTER_TEXT = Array.from({ length: LINES }, (_, i) => `line ${i + 1}\n`).
 const OUTPUT = `query($id: ID!) { command(id: $id) { output(first: 1000) { seq stream text } } }`;
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-const stdoutOf = (events: Event[]): string => events.filter((e) => e.__typename === 'CommandOutput' && e.stream === 'STDOUT').map((e) => e.text).join('');
+const stdoutOf = (events: Event[]): string =>
+  events
+    .filter((e) => e.__typename === 'CommandOutput' && e.stream === 'STDOUT')
+    .map((e) => e.text)
+    .join('');
 
 const PROJECT_EVENTS = `subscription { projectEvents(projectId: "demo") {
   __typename
@@ -67,14 +71,21 @@ describe('replicas on PostgreSQL', () => {
   });
 
   afterAll(async () => {
-    if (process.env.REPLICA_LOGS) for (const [name, server] of set?.replicas ?? []) (await import('node:fs')).writeFileSync(`${process.env.REPLICA_LOGS}/${name}.log`, server.log());
+    if (process.env.REPLICA_LOGS)
+      for (const [name, server] of set?.replicas ?? []) (await import('node:fs')).writeFileSync(`${process.env.REPLICA_LOGS}/${name}.log`, server.log());
     await set?.close();
   });
 
   it('a command started on A is followed live on B and C (its own stream and the project stream); SIGKILL A mid-command: B or C takes it over within the lease, it ends SUCCEEDED byte-exact, and subscribers that move replicas see no gap or repeat', async () => {
     // On both survivors: whichever takes the command over, the other hears of its end only from the database.
     const projects = ['b', 'c'].map((name) => projectSubscriber(set.url(name)));
-    for (const name of ['b', 'c']) await pollUntil(`the project subscription on ${name}`, () => metric(set.url(name), 'rdev_graphql_subscriptions_open'), (n) => n >= 1, 30_000);
+    for (const name of ['b', 'c'])
+      await pollUntil(
+        `the project subscription on ${name}`,
+        () => metric(set.url(name), 'rdev_graphql_subscriptions_open'),
+        (n) => n >= 1,
+        30_000,
+      );
     const id = await runShell(set.url('a'), 'demo', COUNTER);
     const onB = resumingSubscriber(() => set.url('b'), id, 300);
     const onC = resumingSubscriber(() => set.url('c'), id, 300);
@@ -95,13 +106,23 @@ describe('replicas on PostgreSQL', () => {
       rest.addEventListener('complete', take('complete'));
     });
     try {
-      await pollUntil('output on B and C before the kill', () => Math.min(onB.events.length, onC.events.length, mover.events.length), (n) => n >= 5, 30_000);
+      await pollUntil(
+        'output on B and C before the kill',
+        () => Math.min(onB.events.length, onC.events.length, mover.events.length),
+        (n) => n >= 5,
+        30_000,
+      );
       const [before] = await set.sql<{ owner: string; epoch: number }>('SELECT owner, epoch::int AS epoch FROM commands WHERE id = $1', [id]);
       expect(before).toEqual({ owner: 'a', epoch: 1 });
       const killedAt = performance.now();
       await set.replicas.get('a')!.kill();
       home = 'b';
-      const taken = await pollUntil('a take-over', () => set.sql<{ owner: string; epoch: number }>('SELECT owner, epoch::int AS epoch FROM commands WHERE id = $1', [id]), (rows) => rows[0]!.owner !== 'a', 30_000);
+      const taken = await pollUntil(
+        'a take-over',
+        () => set.sql<{ owner: string; epoch: number }>('SELECT owner, epoch::int AS epoch FROM commands WHERE id = $1', [id]),
+        (rows) => rows[0]!.owner !== 'a',
+        30_000,
+      );
       const tookMs = performance.now() - killedAt;
       expect({ owner: ['b', 'c'].includes(taken[0]!.owner), epoch: taken[0]!.epoch }).toEqual({ owner: true, epoch: 2 });
       // The lease is 3 s, checked every second by each replica: about 1–4 s; the bound is loose for a busy machine,
@@ -112,7 +133,14 @@ describe('replicas on PostgreSQL', () => {
       const final = await waitFinal(set.url('c'), id, 60_000);
       expect({ status: final.status, exitCode: final.exitCode, error: final.error }).toEqual({ status: 'SUCCEEDED', exitCode: 0, error: null });
       const stored = (await gqlData<{ command: { output: Event[] } }>(set.url('b'), OUTPUT, { id })).command.output;
-      expect(sha256(stored.filter((e) => e.stream === 'STDOUT').map((e) => e.text).join(''))).toBe(sha256(COUNTER_TEXT));
+      expect(
+        sha256(
+          stored
+            .filter((e) => e.stream === 'STDOUT')
+            .map((e) => e.text)
+            .join(''),
+        ),
+      ).toBe(sha256(COUNTER_TEXT));
       for (const subscriber of [onB, onC, mover]) {
         await subscriber.done;
         expectWhole(subscriber.events, COUNTER_TEXT);
@@ -124,12 +152,24 @@ describe('replicas on PostgreSQL', () => {
 
       // The project's subscribers on B and C heard the command start and end, and every one of its events once.
       for (const project of projects) {
-        await pollUntil('the end on the project stream', () => project.events, (es) => es.some((e) => e.commandId === id && e.status === 'SUCCEEDED'), 30_000);
+        await pollUntil(
+          'the end on the project stream',
+          () => project.events,
+          (es) => es.some((e) => e.commandId === id && e.status === 'SUCCEEDED'),
+          30_000,
+        );
         const mine = project.events.filter((e) => e.commandId === id);
         expect(mine.filter((e) => e.__typename === 'CommandStatusChanged').map((e) => e.status)).toEqual(expect.arrayContaining(['RUNNING', 'SUCCEEDED']));
         const logged = mine.filter((e) => e.__typename === 'ProjectCommandEvent').map((e) => e.event);
         expect(logged.map((e) => e.seq)).toEqual(Array.from({ length: logged.length }, (_, i) => i + 1));
-        expect(sha256(logged.filter((e) => e.__typename === 'CommandOutput').map((e) => e.text).join(''))).toBe(sha256(COUNTER_TEXT));
+        expect(
+          sha256(
+            logged
+              .filter((e) => e.__typename === 'CommandOutput')
+              .map((e) => e.text)
+              .join(''),
+          ),
+        ).toBe(sha256(COUNTER_TEXT));
       }
 
       // The taker counts its take-over; every replica left says the database is up.
@@ -147,9 +187,19 @@ describe('replicas on PostgreSQL', () => {
     const onC = resumingSubscriber(() => set.url('c'), id, 300);
     const a = set.replicas.get('a')!;
     try {
-      await pollUntil('output before the pause', () => onC.events.length, (n) => n >= 5, 30_000);
+      await pollUntil(
+        'output before the pause',
+        () => onC.events.length,
+        (n) => n >= 5,
+        30_000,
+      );
       a.child.kill('SIGSTOP');
-      await pollUntil('a take-over', () => set.sql<{ owner: string }>('SELECT owner FROM commands WHERE id = $1', [id]), (rows) => rows[0]!.owner !== 'a', 30_000);
+      await pollUntil(
+        'a take-over',
+        () => set.sql<{ owner: string }>('SELECT owner FROM commands WHERE id = $1', [id]),
+        (rows) => rows[0]!.owner !== 'a',
+        30_000,
+      );
       const before = await count('SELECT count(*)::int AS n FROM events WHERE command_id = $1', [id]);
       a.child.kill('SIGCONT');
       const final = await waitFinal(set.url('b'), id, 60_000);
@@ -160,7 +210,12 @@ describe('replicas on PostgreSQL', () => {
       expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
       expect(rows.length).toBeGreaterThan(before);
       // A said so when it woke: its lease was gone, and it let the command go.
-      await pollUntil('A notices its lost lease', () => a.log(), (log) => /lease lost|another replica/.test(log), 30_000);
+      await pollUntil(
+        'A notices its lost lease',
+        () => a.log(),
+        (log) => /lease lost|another replica/.test(log),
+        30_000,
+      );
     } finally {
       a.child.kill('SIGCONT');
     }
@@ -170,7 +225,12 @@ describe('replicas on PostgreSQL', () => {
     const id = await runShell(set.url('a'), 'demo', COUNTER);
     const onB = resumingSubscriber(() => set.url('b'), id, 300);
     try {
-      await pollUntil('output before the SIGTERM', () => onB.events.length, (n) => n >= 5, 30_000);
+      await pollUntil(
+        'output before the SIGTERM',
+        () => onB.events.length,
+        (n) => n >= 5,
+        30_000,
+      );
       const a = set.replicas.get('a')!;
       a.child.kill('SIGTERM');
       expect(await a.exited).toBe(0);
@@ -203,7 +263,10 @@ describe('replicas on PostgreSQL', () => {
     await sampler;
     expect(finals.map((f) => f.status)).toEqual(ids.map(() => 'SUCCEEDED'));
     expect(most).toBe(2);
-    const rows = await set.sql<{ id: string; ordinal: number; started_at: number }>('SELECT id, ordinal, started_at FROM commands WHERE id = ANY($1) ORDER BY started_at, ordinal', [ids]);
+    const rows = await set.sql<{ id: string; ordinal: number; started_at: number }>(
+      'SELECT id, ordinal, started_at FROM commands WHERE id = ANY($1) ORDER BY started_at, ordinal',
+      [ids],
+    );
     const ordinals = rows.map((r) => r.ordinal);
     expect(ordinals).toEqual([...ordinals].sort((x, y) => x - y));
   });
@@ -222,13 +285,28 @@ describe('replicas on PostgreSQL', () => {
   it('PostgreSQL restarted mid-stream: nothing lost, /ready 503 while it is away, then 200', async () => {
     const id = await runShell(set.url('b'), 'demo', COUNTER);
     const onA = resumingSubscriber(() => set.url('a'), id, 300);
-    await pollUntil('output before the restart', () => onA.events.length, (n) => n >= 5, 30_000);
+    await pollUntil(
+      'output before the restart',
+      () => onA.events.length,
+      (n) => n >= 5,
+      30_000,
+    );
     await set.postgres.stop();
-    const down = await pollUntil('/ready 503', () => fetch(`${set.url('b')}/ready`).then((r) => r.status), (s) => s === 503, 30_000);
+    const down = await pollUntil(
+      '/ready 503',
+      () => fetch(`${set.url('b')}/ready`).then((r) => r.status),
+      (s) => s === 503,
+      30_000,
+    );
     expect(down).toBe(503);
     expect((await fetch(`${set.url('b')}/health`)).status).toBe(200);
     await set.postgres.start();
-    await pollUntil('/ready 200', () => fetch(`${set.url('b')}/ready`).then((r) => r.status), (s) => s === 200, 30_000);
+    await pollUntil(
+      '/ready 200',
+      () => fetch(`${set.url('b')}/ready`).then((r) => r.status),
+      (s) => s === 200,
+      30_000,
+    );
     const final = await waitFinal(set.url('c'), id, 90_000);
     expect({ status: final.status, exitCode: final.exitCode }).toEqual({ status: 'SUCCEEDED', exitCode: 0 });
     await onA.done;

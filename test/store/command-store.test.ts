@@ -33,7 +33,10 @@ describe.each(backends())('%s command store', (_name, make) => {
 
   it('returns a command as it was inserted, and undefined for an unknown id', async () => {
     const { commands } = make();
-    const draft = draftOf(1, { kind: 'CLAUDE', claude: { sessionId: 's', model: 'm', result: null, isError: null, numTurns: 2, totalCostUsd: 0.01, durationMs: null, resultSubtype: null } });
+    const draft = draftOf(1, {
+      kind: 'CLAUDE',
+      claude: { sessionId: 's', model: 'm', result: null, isError: null, numTurns: 2, totalCostUsd: 0.01, durationMs: null, resultSubtype: null },
+    });
     const c = await commands.insert(draft);
     expect(c).toEqual({ ...draftOf(1, { kind: 'CLAUDE', claude: draft.claude }), id: c.id, ordinal: 1 });
     expect(await commands.get(c.id)).toEqual({ ...draftOf(1, { kind: 'CLAUDE', claude: draft.claude }), id: c.id, ordinal: 1 });

@@ -29,10 +29,24 @@ describe.each(backends())('%s event log', (_name, make) => {
 
   it('reads every kind of event back whole, after a seq, at most `limit`', async () => {
     const { log } = make();
-    await log.append('a', [out('1\n'), out('oops\n', 'STDERR'), claude('hello', { type: 'assistant', content: [{ text: 'hello' }], n: 1.5 }), completed('FAILED', 2)]);
+    await log.append('a', [
+      out('1\n'),
+      out('oops\n', 'STDERR'),
+      claude('hello', { type: 'assistant', content: [{ text: 'hello' }], n: 1.5 }),
+      completed('FAILED', 2),
+    ]);
     expect(await log.read('a', 1, 2)).toEqual([
       { type: 'output', seq: 2, stream: 'STDERR', text: 'oops\n', at },
-      { type: 'claude', seq: 3, messageType: 'assistant', subtype: null, text: 'hello', toolName: 'Bash', message: { type: 'assistant', content: [{ text: 'hello' }], n: 1.5 }, at },
+      {
+        type: 'claude',
+        seq: 3,
+        messageType: 'assistant',
+        subtype: null,
+        text: 'hello',
+        toolName: 'Bash',
+        message: { type: 'assistant', content: [{ text: 'hello' }], n: 1.5 },
+        at,
+      },
     ]);
     expect(await log.read('a', 3, 10)).toEqual([{ type: 'completed', seq: 4, status: 'FAILED', exitCode: 2, durationMs: 1234, error: 'it went wrong', at }]);
     expect(await log.read('a', 4, 10)).toEqual([]);

@@ -21,15 +21,39 @@ describe('sqlite store: what survives a close and a reopen', () => {
   it('keeps commands with their Dates, argv and Claude summary, and numbers new ones after them', async () => {
     const file = temp.file();
     const first = temp.open({ file });
-    const summary = { sessionId: 'sess-1', model: 'claude-x', result: 'done\nmore', isError: false, numTurns: 3, totalCostUsd: 0.0123, durationMs: 4567, resultSubtype: 'success' };
-    const claudeRun = await first.commands.insert(draftOf(1, { kind: 'CLAUDE', argv: ['claude', '-p', 'say "hi" — ünïcödé'], workdir: 'sub/dir', claude: summary }));
+    const summary = {
+      sessionId: 'sess-1',
+      model: 'claude-x',
+      result: 'done\nmore',
+      isError: false,
+      numTurns: 3,
+      totalCostUsd: 0.0123,
+      durationMs: 4567,
+      resultSubtype: 'success',
+    };
+    const claudeRun = await first.commands.insert(
+      draftOf(1, { kind: 'CLAUDE', argv: ['claude', '-p', 'say "hi" — ünïcödé'], workdir: 'sub/dir', claude: summary }),
+    );
     const claudeDraft = { ...claudeRun };
     const shell = { ...(await first.commands.insert(draftOf(2, { status: 'RUNNING', startedAt: new Date('2026-11-25T10:00:02.5Z') }))) };
-    await first.commands.update(claudeRun.id, { status: 'SUCCEEDED', exitCode: 0, startedAt: new Date(at.getTime() + 10), finishedAt: new Date(at.getTime() + 99), durationMs: 89 });
+    await first.commands.update(claudeRun.id, {
+      status: 'SUCCEEDED',
+      exitCode: 0,
+      startedAt: new Date(at.getTime() + 10),
+      finishedAt: new Date(at.getTime() + 99),
+      durationMs: 89,
+    });
     first.close();
 
     const second = temp.open({ file });
-    expect(await second.commands.get(claudeRun.id)).toEqual({ ...claudeDraft, status: 'SUCCEEDED', exitCode: 0, startedAt: new Date(at.getTime() + 10), finishedAt: new Date(at.getTime() + 99), durationMs: 89 });
+    expect(await second.commands.get(claudeRun.id)).toEqual({
+      ...claudeDraft,
+      status: 'SUCCEEDED',
+      exitCode: 0,
+      startedAt: new Date(at.getTime() + 10),
+      finishedAt: new Date(at.getTime() + 99),
+      durationMs: 89,
+    });
     expect((await second.commands.get(claudeRun.id))!.createdAt).toBeInstanceOf(Date);
     expect(await second.commands.get(shell.id)).toEqual(shell);
     expect((await second.commands.list({ limit: 10 })).map((c) => c.id)).toEqual([shell.id, claudeRun.id]);
@@ -176,7 +200,11 @@ describe('sqlite store: what a restart finds', () => {
     await Promise.all([moved, appended]);
     // No close(): the process is gone.
     const after = temp.open({ file });
-    expect(await after.commands.get(one.id)).toEqual({ ...draftOf(1, { status: 'RUNNING', startedAt: new Date(t0 - 3000), spool: { pgid: 4242, stdout: 10, stderr: 0 } }), id: one.id, ordinal: 1 });
+    expect(await after.commands.get(one.id)).toEqual({
+      ...draftOf(1, { status: 'RUNNING', startedAt: new Date(t0 - 3000), spool: { pgid: 4242, stdout: 10, stderr: 0 } }),
+      id: one.id,
+      ordinal: 1,
+    });
     expect(await after.commands.get(two.id)).toEqual({ ...draftOf(2, { spool: null }), id: two.id, ordinal: 2 });
     expect(await after.log.lastSeq(one.id)).toBe(2);
   });

@@ -14,7 +14,6 @@ async function open(url: string, replicaId: string, options: Partial<PgStoreOpti
   return stores.open({ url, replicaId, flushMs: 10, ...options });
 }
 
-
 /** Two replicas on one fresh database, and a command inserted by the first. */
 async function twoReplicas(options: Partial<PgStoreOptions> = {}): Promise<{ url: string; a: PgStore; b: PgStore; id: string }> {
   const url = await freshDatabase();
@@ -63,7 +62,15 @@ describe('postgres event log', () => {
       out('plain line\n'),
       out('a NUL \0 in the middle, "quotes", back\\slash, tab\t, emoji 🎉, ünïcödé\n', 'STDERR'),
       out(''),
-      { type: 'claude', messageType: 'assistant', subtype: null, text: 'Let me look.', toolName: 'Read', message: { type: 'assistant', nested: { a: [1, 2.5, null, 'x\u0000y'] } }, at },
+      {
+        type: 'claude',
+        messageType: 'assistant',
+        subtype: null,
+        text: 'Let me look.',
+        toolName: 'Read',
+        message: { type: 'assistant', nested: { a: [1, 2.5, null, 'x\u0000y'] } },
+        at,
+      },
       { type: 'claude', messageType: 'system', subtype: 'init', text: '', toolName: null, message: undefined, at },
       { ...completed, status: 'FAILED', exitCode: 2, error: 'exit 2' },
     ];
@@ -125,7 +132,12 @@ describe('postgres event log', () => {
     });
     const appended: CommandEvent[] = [];
     for (let round = 0; round < 10; round++) {
-      appended.push(...(await a.log.append(id, Array.from({ length: 50 }, (_, i) => out(`r${round} e${i}\n`)))));
+      appended.push(
+        ...(await a.log.append(
+          id,
+          Array.from({ length: 50 }, (_, i) => out(`r${round} e${i}\n`)),
+        )),
+      );
       await durable(a, id);
     }
     appended.push(...(await a.log.append(id, [completed])));
@@ -272,7 +284,13 @@ describe('postgres write throughput', () => {
     const line = 'x'.repeat(80) + '\n';
     const start = performance.now();
     let appended = 0;
-    for (let i = 0; i < 100; i++) appended += (await a.log.append(id, Array.from({ length: 1000 }, () => out(line)))).length;
+    for (let i = 0; i < 100; i++)
+      appended += (
+        await a.log.append(
+          id,
+          Array.from({ length: 1000 }, () => out(line)),
+        )
+      ).length;
     const queuedMs = performance.now() - start;
     await vi.waitFor(async () => expect(await a.log.durableSeq(id)).toBe(100_000), { timeout: 120_000, interval: 20 });
     const durableMs = performance.now() - start;

@@ -14,7 +14,6 @@ async function open(url: string, options: Partial<PgStoreOptions> = {}): Promise
   return stores.open({ url, replicaId: 'r1', flushMs: 10, ...options });
 }
 
-
 async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => {});
@@ -91,8 +90,25 @@ describe('postgres command store', () => {
     expect(command.status).toBe('RUNNING');
     await expect(updated).resolves.toBe(command);
     const finished = new Date('2026-11-25T10:00:04.000Z');
-    const claude = { sessionId: 's1', model: 'm', costUsd: 0.25, numTurns: 3, durationMs: 2500, result: 'done', isError: false, inputTokens: 1, outputTokens: 2 };
-    await a.commands.update(command.id, { status: 'SUCCEEDED', exitCode: 0, finishedAt: finished, durationMs: 2500, claude: claude as never, spool: { pgid: 4242, stdout: 100, stderr: 7 } });
+    const claude = {
+      sessionId: 's1',
+      model: 'm',
+      costUsd: 0.25,
+      numTurns: 3,
+      durationMs: 2500,
+      result: 'done',
+      isError: false,
+      inputTokens: 1,
+      outputTokens: 2,
+    };
+    await a.commands.update(command.id, {
+      status: 'SUCCEEDED',
+      exitCode: 0,
+      finishedAt: finished,
+      durationMs: 2500,
+      claude: claude as never,
+      spool: { pgid: 4242, stdout: 100, stderr: 7 },
+    });
     expect(await b.commands.get(command.id)).toEqual(command);
     expect(a.commands.isLive(command.id)).toBe(false);
   });
@@ -101,7 +117,9 @@ describe('postgres command store', () => {
     const url = await freshDatabase();
     const store = await open(url);
     const command = await store.commands.insert(draft());
-    await sql(url, "UPDATE commands SET owner = 'r9', epoch = 7, lease_until = now() + interval '1 minute', stop_requested = 'cancel' WHERE id = $1", [command.id]);
+    await sql(url, "UPDATE commands SET owner = 'r9', epoch = 7, lease_until = now() + interval '1 minute', stop_requested = 'cancel' WHERE id = $1", [
+      command.id,
+    ]);
     await store.commands.update(command.id, { status: 'RUNNING' });
     const rows = await sql<{ owner: string; epoch: string; stop_requested: string; status: string; has_lease: boolean }>(
       url,
@@ -123,7 +141,9 @@ describe('postgres command store', () => {
     expect(await a.commands.get(command.id)).toBe(command);
     a.commands.dropLive(command.id);
     expect(await a.commands.get(command.id)).toMatchObject({ status: 'CANCELED', error: 'canceled by b', startedAt: new Date(5) });
-    const row = await sql<{ status: string; error: string; started_at: string }>(url, 'SELECT status, error, started_at FROM commands WHERE id = $1', [command.id]);
+    const row = await sql<{ status: string; error: string; started_at: string }>(url, 'SELECT status, error, started_at FROM commands WHERE id = $1', [
+      command.id,
+    ]);
     expect(row).toEqual([{ status: 'CANCELED', error: 'canceled by b', started_at: '5' }]);
     await expect(b.commands.update('cmd-nope', { status: 'LOST' })).rejects.toThrow(/no command cmd-nope/);
   });

@@ -16,19 +16,27 @@ async function history(store: SqliteStore): Promise<Record<string, string>> {
     const finishedAt = new Date(now - (5 - n) * HOUR);
     const { id } = await store.commands.insert(draftOf(n, { status: 'RUNNING', startedAt: new Date(finishedAt.getTime() - 1000) }));
     ids[`cmd-${n}`] = id;
-    await store.log.append(id, Array.from({ length: 10 }, () => out('x'.repeat(99) + '\n')));
+    await store.log.append(
+      id,
+      Array.from({ length: 10 }, () => out('x'.repeat(99) + '\n')),
+    );
     // As finishCommand does: the final record and the completed event go under way together.
     await Promise.all([store.commands.update(id, { status: 'SUCCEEDED', exitCode: 0, finishedAt, durationMs: 1000 }), store.log.append(id, [completed()])]);
   }
   const { id } = await store.commands.insert(draftOf(5, { status: 'RUNNING', startedAt: new Date(now - 10 * HOUR) }));
   ids['cmd-5'] = id;
-  await store.log.append(id, Array.from({ length: 10 }, () => out('y'.repeat(99) + '\n')));
+  await store.log.append(
+    id,
+    Array.from({ length: 10 }, () => out('y'.repeat(99) + '\n')),
+  );
   return ids;
 }
 
 /** How many output events each command of `ids` still has, by name. */
 const kept = async (store: SqliteStore, ids: Record<string, string>): Promise<Record<string, number>> =>
-  Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([name, id]) => [name, (await store.log.read(id, 0, 100)).filter((e) => e.type === 'output').length])));
+  Object.fromEntries(
+    await Promise.all(Object.entries(ids).map(async ([name, id]) => [name, (await store.log.read(id, 0, 100)).filter((e) => e.type === 'output').length])),
+  );
 
 describe('sqlite store: retention', () => {
   const temp = useTempFiles();

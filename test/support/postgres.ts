@@ -195,7 +195,7 @@ function findBinDir(): string {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'postgres'))) return dir;
   }
-  throw new Error('PostgreSQL not found: no initdb under /usr/lib/postgresql/*/bin or on PATH (.ci/run installs Debian\'s postgresql)');
+  throw new Error("PostgreSQL not found: no initdb under /usr/lib/postgresql/*/bin or on PATH (.ci/run installs Debian's postgresql)");
 }
 
 interface Owner {

@@ -76,7 +76,11 @@ describe('OutputChunker', () => {
     const bytes = Buffer.from('héllo wörld\n');
     for (const b of bytes) chunker.write('STDOUT', Buffer.from([b]));
     chunker.end();
-    expect(all().map((c) => c.text).join('')).toBe('héllo wörld\n');
+    expect(
+      all()
+        .map((c) => c.text)
+        .join(''),
+    ).toBe('héllo wörld\n');
   });
 
   it('splits output past maxChunkChars at line boundaries and flushes at once', () => {

@@ -7,7 +7,16 @@ import { claudeFailure, EMPTY_CLAUDE_SUMMARY, foldClaudeMessage } from '../../sr
 
 const at = new Date(0);
 const init = { type: 'system', subtype: 'init', session_id: 's-1', model: 'claude-x' };
-const result = { type: 'result', subtype: 'success', is_error: false, result: 'Done.\nMore.', num_turns: 2, total_cost_usd: 0.5, duration_ms: 1200, session_id: 's-1' };
+const result = {
+  type: 'result',
+  subtype: 'success',
+  is_error: false,
+  result: 'Done.\nMore.',
+  num_turns: 2,
+  total_cost_usd: 0.5,
+  duration_ms: 1200,
+  session_id: 's-1',
+};
 
 describe('parseClaudeLine', () => {
   it('parses a stream-json message and leaves anything else as output', () => {
@@ -101,8 +110,25 @@ describe('createClaudeSink', () => {
 
 describe('claudeEventOf', () => {
   it("takes the assistant's text and the first tool it uses", () => {
-    const message = { type: 'assistant', message: { content: [{ type: 'text', text: 'Let me look. ' }, { type: 'tool_use', name: 'Bash', input: {} }, { type: 'text', text: 'Ok' }] } };
-    expect(claudeEventOf(message, at)).toEqual({ type: 'claude', messageType: 'assistant', subtype: null, text: 'Let me look. Ok', toolName: 'Bash', message, at });
+    const message = {
+      type: 'assistant',
+      message: {
+        content: [
+          { type: 'text', text: 'Let me look. ' },
+          { type: 'tool_use', name: 'Bash', input: {} },
+          { type: 'text', text: 'Ok' },
+        ],
+      },
+    };
+    expect(claudeEventOf(message, at)).toEqual({
+      type: 'claude',
+      messageType: 'assistant',
+      subtype: null,
+      text: 'Let me look. Ok',
+      toolName: 'Bash',
+      message,
+      at,
+    });
   });
   it('gives "" as text for messages without any', () => {
     expect(claudeEventOf(result, at)).toMatchObject({ messageType: 'result', subtype: 'success', text: '', toolName: null });
@@ -112,7 +138,16 @@ describe('claudeEventOf', () => {
 describe('ClaudeRun summary', () => {
   it('takes session and model from init, the rest from the result', () => {
     const summary = foldClaudeMessage(foldClaudeMessage(EMPTY_CLAUDE_SUMMARY, init), result);
-    expect(summary).toEqual({ sessionId: 's-1', model: 'claude-x', result: 'Done.\nMore.', isError: false, numTurns: 2, totalCostUsd: 0.5, durationMs: 1200, resultSubtype: 'success' });
+    expect(summary).toEqual({
+      sessionId: 's-1',
+      model: 'claude-x',
+      result: 'Done.\nMore.',
+      isError: false,
+      numTurns: 2,
+      totalCostUsd: 0.5,
+      durationMs: 1200,
+      resultSubtype: 'success',
+    });
     expect(claudeFailure(summary, 0)).toBeNull();
   });
   it('a run without a result, an error result, and a non-zero exit each fail with a reason', () => {
@@ -127,12 +162,26 @@ describe('claudeLines (REST rendering)', () => {
   it('renders init, text, tool use, tool results and the result as short lines', () => {
     const ev = (m: any) => ({ ...claudeEventOf(m, at), seq: 1 });
     expect(claudeLines(ev(init))).toEqual([{ stream: 'stdout', line: '[claude] session s-1 · claude-x' }]);
-    expect(claudeLines(ev({ type: 'assistant', message: { content: [{ type: 'text', text: 'a\nb' }, { type: 'tool_use', name: 'Read', input: { file_path: 'x' } }] } }))).toEqual([
+    expect(
+      claudeLines(
+        ev({
+          type: 'assistant',
+          message: {
+            content: [
+              { type: 'text', text: 'a\nb' },
+              { type: 'tool_use', name: 'Read', input: { file_path: 'x' } },
+            ],
+          },
+        }),
+      ),
+    ).toEqual([
       { stream: 'stdout', line: 'a' },
       { stream: 'stdout', line: 'b' },
       { stream: 'stdout', line: '[tool] Read {"file_path":"x"}' },
     ]);
-    expect(claudeLines(ev({ type: 'user', message: { content: [{ type: 'tool_result', content: 'boom', is_error: true }] } }))).toEqual([{ stream: 'stderr', line: '[tool result] boom' }]);
+    expect(claudeLines(ev({ type: 'user', message: { content: [{ type: 'tool_result', content: 'boom', is_error: true }] } }))).toEqual([
+      { stream: 'stderr', line: '[tool result] boom' },
+    ]);
     expect(claudeLines(ev(result))).toEqual([{ stream: 'stdout', line: '[result] success · 2 turns · $0.5000' }]);
   });
 });

@@ -19,11 +19,24 @@ describe('argv builders', () => {
   });
 
   it('adds every Claude option, one argument per allowed tool', () => {
-    expect(
-      claudeArgv({ prompt: 'fix it', sessionId: 'abc-123', model: 'sonnet', allowedTools: ['Bash(git log:*)', 'Edit'], maxTurns: 3 }),
-    ).toEqual([
-      'claude', '-p', 'fix it', '--output-format', 'stream-json', '--verbose',
-      '--resume', 'abc-123', '--model', 'sonnet', '--allowedTools', 'Bash(git log:*)', 'Edit', '--max-turns', '3', '--permission-mode', 'acceptEdits',
+    expect(claudeArgv({ prompt: 'fix it', sessionId: 'abc-123', model: 'sonnet', allowedTools: ['Bash(git log:*)', 'Edit'], maxTurns: 3 })).toEqual([
+      'claude',
+      '-p',
+      'fix it',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--resume',
+      'abc-123',
+      '--model',
+      'sonnet',
+      '--allowedTools',
+      'Bash(git log:*)',
+      'Edit',
+      '--max-turns',
+      '3',
+      '--permission-mode',
+      'acceptEdits',
     ]);
   });
 

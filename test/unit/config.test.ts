@@ -40,7 +40,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RDEV_COMMAND_ENV: 'A,B-C' })).toThrow(/^RDEV_COMMAND_ENV="A,B-C": must be a comma-separated list of environment variable names$/);
   });
   it('refuses RDEV_WORKSPACE=/ (every directory would be inside it)', () => {
-    for (const root of ['/', '//', '/./']) expect(() => loadConfig({ RDEV_WORKSPACE: root })).toThrow(new RegExp(`^RDEV_WORKSPACE="${root}": must not be the root directory`));
+    for (const root of ['/', '//', '/./'])
+      expect(() => loadConfig({ RDEV_WORKSPACE: root })).toThrow(new RegExp(`^RDEV_WORKSPACE="${root}": must not be the root directory`));
     expect(loadConfig({ RDEV_WORKSPACE: '/srv/work' }).workspace).toBe('/srv/work');
   });
 });

@@ -23,8 +23,21 @@ import {
 const STREAM = ['--output-format', 'stream-json', '--verbose'];
 const UUID = expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 const TOOLS = [
-  'Task', 'Bash', 'Glob', 'Grep', 'ExitPlanMode', 'Read', 'Edit', 'Write', 'NotebookEdit',
-  'WebFetch', 'TodoWrite', 'WebSearch', 'BashOutput', 'KillShell', 'SlashCommand',
+  'Task',
+  'Bash',
+  'Glob',
+  'Grep',
+  'ExitPlanMode',
+  'Read',
+  'Edit',
+  'Write',
+  'NotebookEdit',
+  'WebFetch',
+  'TodoWrite',
+  'WebSearch',
+  'BashOutput',
+  'KillShell',
+  'SlashCommand',
 ];
 
 const temps: string[] = [];
@@ -56,10 +69,7 @@ interface RunOptions {
   killAfterMs?: number;
 }
 
-function runClaude(
-  args: string[],
-  { cwd, env, command = CLAUDE_STANDIN_PATH, killWhen, killAfterMs = 0 }: RunOptions,
-): Promise<Run> {
+function runClaude(args: string[], { cwd, env, command = CLAUDE_STANDIN_PATH, killWhen, killAfterMs = 0 }: RunOptions): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -80,7 +90,10 @@ function runClaude(
 }
 
 function jsonLines(stdout: string): any[] {
-  return stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l));
 }
 
 function initMessage(cwd: string, over: { model?: string; permissionMode?: string; sessionId?: unknown } = {}) {
@@ -450,11 +463,7 @@ describe.concurrent('claude stand-in: sessions', () => {
     const run = await claude(['-p', 'second', '--resume', sessionId, ...STREAM]);
     expect(run.code).toBe(0);
     const echo = standinResumedEcho('second', `first ${D.tool}`);
-    expect(jsonLines(run.stdout)).toEqual([
-      initMessage(cwd, { sessionId }),
-      assistantMessage([text(echo)], sessionId),
-      successResult(echo, 3, sessionId),
-    ]);
+    expect(jsonLines(run.stdout)).toEqual([initMessage(cwd, { sessionId }), assistantMessage([text(echo)], sessionId), successResult(echo, 3, sessionId)]);
     expect(readStandinSession(state, cwd, sessionId)).toMatchObject({ turns: 3, prompts: [`first ${D.tool}`, 'second'] });
   });
 
@@ -480,11 +489,7 @@ describe.concurrent('claude stand-in: sessions', () => {
     const run = await claude(['-p', 'again', '--continue', ...STREAM]);
     expect(run.code).toBe(0);
     const echo = standinResumedEcho('again', 'newer');
-    expect(jsonLines(run.stdout)).toEqual([
-      initMessage(cwd, { sessionId: latest }),
-      assistantMessage([text(echo)], latest),
-      successResult(echo, 2, latest),
-    ]);
+    expect(jsonLines(run.stdout)).toEqual([initMessage(cwd, { sessionId: latest }), assistantMessage([text(echo)], latest), successResult(echo, 2, latest)]);
   });
 
   it('--continue with no session in this cwd starts a new one', async () => {

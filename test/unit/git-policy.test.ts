@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { checkGitArgs, DEFAULT_GIT_SUBCOMMANDS, isForcePush } from '../../src/runs/git-policy.js';
 
 const allowed = new Set<string>(DEFAULT_GIT_SUBCOMMANDS);
-const check = (...args: string[]) => () => checkGitArgs(args, allowed);
+const check =
+  (...args: string[]) =>
+  () =>
+    checkGitArgs(args, allowed);
 
 describe('checkGitArgs', () => {
   it.each([
@@ -98,7 +101,12 @@ describe('checkGitArgs: bypasses found by the hostile-input table', () => {
     expect(check(...args)).toThrow(reason);
   });
 
-  it.each([[['config', '--get', 'user.name']], [['config', '--show-origin', '--list']], [['config', 'get', 'user.email']], [['push', '.', 'HEAD:refs/heads/x']]])('still allows git %j', (args) => {
+  it.each([
+    [['config', '--get', 'user.name']],
+    [['config', '--show-origin', '--list']],
+    [['config', 'get', 'user.email']],
+    [['push', '.', 'HEAD:refs/heads/x']],
+  ])('still allows git %j', (args) => {
     expect(check(...args)).not.toThrow();
   });
 });

@@ -28,7 +28,8 @@ describe('execEnding', () => {
     const status = { ...nonZero('x'), details: { causes: [{ reason: 'ExitCode', message: 'many' }] } };
     expect(execEnding({ status })).toEqual({
       type: 'failed',
-      reason: 'the exec ended with a non-zero exit status but no exit code: command terminated with non-zero exit code: error executing command [sh -c exit x], exit code x',
+      reason:
+        'the exec ended with a non-zero exit status but no exit code: command terminated with non-zero exit code: error executing command [sh -c exit x], exit code x',
     });
   });
 
@@ -41,7 +42,8 @@ describe('execEnding', () => {
     };
     expect(execEnding({ status })).toEqual({
       type: 'failed',
-      reason: 'the pod could not run the command: OCI runtime exec failed: exec failed: unable to start container process: exec: "sh": executable file not found in $PATH: unknown',
+      reason:
+        'the pod could not run the command: OCI runtime exec failed: exec failed: unable to start container process: exec: "sh": executable file not found in $PATH: unknown',
     });
   });
 
@@ -66,7 +68,9 @@ describe('connectFailure', () => {
   });
 
   it('explains a 403 with the RBAC the exec needs', () => {
-    expect(connectFailure('p-0', 'Unexpected server response: 403')).toBe('not allowed to exec into pod p-0 (403 Forbidden: needs get and create on pods/exec)');
+    expect(connectFailure('p-0', 'Unexpected server response: 403')).toBe(
+      'not allowed to exec into pod p-0 (403 Forbidden: needs get and create on pods/exec)',
+    );
   });
 
   it('says a 400 usually means the container is not running', () => {

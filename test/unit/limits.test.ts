@@ -33,7 +33,15 @@ describe('SubscriptionCounter', () => {
 
 describe('OutputMeter', () => {
   const out = (text: string) => ({ type: 'output' as const, stream: 'STDOUT' as const, text, at: new Date(0) });
-  const message = (text: string) => ({ type: 'claude' as const, messageType: 'assistant', subtype: null, text, toolName: null, message: { type: 'assistant' }, at: new Date(0) });
+  const message = (text: string) => ({
+    type: 'claude' as const,
+    messageType: 'assistant',
+    subtype: null,
+    text,
+    toolName: null,
+    message: { type: 'assistant' },
+    at: new Date(0),
+  });
   it('keeps output up to the limit, then drops the rest and says how much', () => {
     const meter = new OutputMeter(10);
     expect(meter.admit([out('12345'), out('67890'), out('x'), out('yz')])).toEqual([out('12345'), out('67890')]);
@@ -74,7 +82,8 @@ describe('OutputMeter', () => {
 });
 
 describe('query shape', () => {
-  const errors = (query: string, maxDepth = 5, maxFields = 1000) => validate(schema, parse(query), [queryShapeRule({ maxDepth, maxFields })]).map((e) => [e.extensions.code, e.message]);
+  const errors = (query: string, maxDepth = 5, maxFields = 1000) =>
+    validate(schema, parse(query), [queryShapeRule({ maxDepth, maxFields })]).map((e) => [e.extensions.code, e.message]);
 
   it('accepts an ordinary query', () => {
     expect(errors('{ projects { id commands(first: 5) { edges { node { id status } } } } }')).toEqual([]);
@@ -86,7 +95,9 @@ describe('query shape', () => {
     expect(errors(viaFragment)[0]![0]).toBe('QUERY_TOO_COMPLEX');
   });
   it('refuses more fields than the cost limit, fragments expanded, before graphql gives up on them', () => {
-    expect(errors(`{ projects { ${'id '.repeat(5_000)}} }`, 12, 5000)).toEqual([['QUERY_TOO_COMPLEX', 'the query would cost more than 5000 fields, the most allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields']]);
+    expect(errors(`{ projects { ${'id '.repeat(5_000)}} }`, 12, 5000)).toEqual([
+      ['QUERY_TOO_COMPLEX', 'the query would cost more than 5000 fields, the most allowed (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields'],
+    ]);
     expect(errors(`{ ${'...P '.repeat(26)}} fragment P on Query { projects { id status workspace } }`, 12, 100)[0]![0]).toBe('QUERY_TOO_COMPLEX');
     expect(errors(`{ ${'...P '.repeat(25)}} fragment P on Query { projects { id status workspace } }`, 12, 100)).toEqual([]);
   });
@@ -116,7 +127,11 @@ describe('query cost', () => {
   it("accepts one command's whole output, and the ordinary queries", () => {
     expect(refusal('query($id: ID!) { command(id: $id) { status output { seq stream text at } } }', { id: 'x' })).toBeNull();
     expect(refusal('{ projects { id commands(first: 5) { edges { node { id status } } } } }')).toBeNull();
-    expect(refusal('{ auditLog(first: 200) { seq at decision caller projectId kind argv commandId refusal { code message } status exitCode outputBytes outputSha256 finishedAt } }')).toBeNull();
+    expect(
+      refusal(
+        '{ auditLog(first: 200) { seq at decision caller projectId kind argv commandId refusal { code message } status exitCode outputBytes outputSha256 finishedAt } }',
+      ),
+    ).toBeNull();
   });
   it('costs a list by its first, else its default, never past its maximum', () => {
     const auditLog = (args: string) => cost(`{ auditLog${args} { seq } }`);
@@ -134,7 +149,8 @@ describe('query cost', () => {
       if (type.name.startsWith('__') || !isObjectType(type)) continue;
       for (const field of Object.values(type.getFields())) {
         const returnsList = isListType(isNonNullType(field.type) ? field.type.ofType : field.type) || getNamedType(field.type).name.endsWith('Connection');
-        if (returnsList && isCompositeType(getNamedType(field.type)) && typeof field.extensions.complexity !== 'function') undeclared.push(`${type.name}.${field.name}`);
+        if (returnsList && isCompositeType(getNamedType(field.type)) && typeof field.extensions.complexity !== 'function')
+          undeclared.push(`${type.name}.${field.name}`);
       }
     }
     expect(undeclared).toEqual([]);

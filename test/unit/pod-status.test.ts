@@ -101,12 +101,18 @@ describe('podStatus', () => {
   });
 
   it('is NOT_READY when a container terminated and waits to restart', () => {
-    const p = pod({ conditions: readyConditions(false), containerStatuses: [{ name: 'claudebox', state: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }] });
+    const p = pod({
+      conditions: readyConditions(false),
+      containerStatuses: [{ name: 'claudebox', state: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }],
+    });
     expect(podStatus(p)).toEqual({ status: 'NOT_READY', statusMessage: 'container claudebox terminated: OOMKilled (exit code 137)' });
   });
 
   it('is NOT_READY while the pod is being deleted, even if still ready', () => {
-    expect(podStatus(pod({}, { deletionTimestamp: '2026-11-25T10:00:00Z' }))).toEqual({ status: 'NOT_READY', statusMessage: 'pod claudebox-demo-0 is being deleted' });
+    expect(podStatus(pod({}, { deletionTimestamp: '2026-11-25T10:00:00Z' }))).toEqual({
+      status: 'NOT_READY',
+      statusMessage: 'pod claudebox-demo-0 is being deleted',
+    });
   });
 
   it('is NOT_READY when the pod has stopped', () => {

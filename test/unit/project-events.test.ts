@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { Project } from '../../src/projects/registry.js';
 import { createProjectEvents, type ProjectEvent } from '../../src/runs/project-events.js';
 
-const statusOf = (i: number): ProjectEvent => ({ type: 'project-status', projectId: 'p', project: { id: 'p', status: 'READY', statusMessage: `n${i}`, pod: null, workspace: '/w' } as Project });
+const statusOf = (i: number): ProjectEvent => ({
+  type: 'project-status',
+  projectId: 'p',
+  project: { id: 'p', status: 'READY', statusMessage: `n${i}`, pod: null, workspace: '/w' } as Project,
+});
 const numberOf = (e: ProjectEvent): number => Number((e as { project: { statusMessage: string } }).project.statusMessage.slice(1));
 
 describe('projectEvents', () => {
@@ -28,7 +32,7 @@ describe('projectEvents', () => {
     }
     expect(got).toEqual([1, 2, 3]);
     expect(error).toMatchObject({
-      message: 'this subscription fell more than 3 events behind and was ended: subscribe again (commandEvents with `after` replays a command\'s events)',
+      message: "this subscription fell more than 3 events behind and was ended: subscribe again (commandEvents with `after` replays a command's events)",
       extensions: { code: 'SLOW_SUBSCRIBER', maxQueued: 3 },
     });
     expect(events.subscriberCount('p')).toBe(0);

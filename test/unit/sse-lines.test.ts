@@ -34,9 +34,17 @@ describe('LineRenderer', () => {
     expect(new LineRenderer().frames({ type: 'output', seq: 4, stream: 'STDOUT', text: 'x\ny\nz\n', at }, 1).map((f) => f.id)).toEqual(['4.2']);
   });
   it('makes the complete event the seed clients read', () => {
-    expect(new LineRenderer({ stream_id: 'c1' }).frames({ type: 'completed', seq: 9, status: 'FAILED', exitCode: 2, durationMs: 15, error: 'exited with code 2', at })).toEqual([
-      { event: 'complete', id: '9', data: { stream_id: 'c1', exit_code: 2, duration_ms: 15, status: 'failed', error: 'exited with code 2' } },
-    ]);
+    expect(
+      new LineRenderer({ stream_id: 'c1' }).frames({
+        type: 'completed',
+        seq: 9,
+        status: 'FAILED',
+        exitCode: 2,
+        durationMs: 15,
+        error: 'exited with code 2',
+        at,
+      }),
+    ).toEqual([{ event: 'complete', id: '9', data: { stream_id: 'c1', exit_code: 2, duration_ms: 15, status: 'failed', error: 'exited with code 2' } }]);
   });
 });
 
@@ -49,7 +57,10 @@ describe('LineRenderer with partial lines', () => {
     { type: 'completed', seq: 5, status: 'SUCCEEDED', exitCode: 0, durationMs: 1, error: null, at },
   ];
   const render = (r: LineRenderer, from = 0, skip = -1) =>
-    events.slice(from).flatMap((e, k) => r.frames(e, k === 0 ? skip : -1)).map((f) => `${f.id} ${f.event === 'output' ? `${f.data.stream}:${f.data.line}` : 'complete'}`);
+    events
+      .slice(from)
+      .flatMap((e, k) => r.frames(e, k === 0 ? skip : -1))
+      .map((f) => `${f.id} ${f.event === 'output' ? `${f.data.stream}:${f.data.line}` : 'complete'}`);
 
   it('sends a line split across events once, when it is complete; tails at the end', () => {
     expect(render(new LineRenderer())).toEqual(['1.0 stdout:a', '4.0 stdout:bcd', '4.1 stdout:e', '5.0 stderr:e', '5 complete']);

@@ -18,6 +18,10 @@ describe('finalState', () => {
     expect(finalState({ type: 'lost', reason: 'pod deleted' }, null, 60)).toEqual({ status: 'LOST', exitCode: null, error: 'pod deleted' });
   });
   it('a shutdown is LOST', () => {
-    expect(finalState({ type: 'exited', exitCode: 137 }, 'shutdown', 60)).toEqual({ status: 'LOST', exitCode: null, error: 'server shut down while the command was running' });
+    expect(finalState({ type: 'exited', exitCode: 137 }, 'shutdown', 60)).toEqual({
+      status: 'LOST',
+      exitCode: null,
+      error: 'server shut down while the command was running',
+    });
   });
 });

@@ -109,7 +109,10 @@ describe('checkArgv and parseCheck', () => {
   const check = (s: string) => parseCheck(spawnSync(checkArgv(s)[0]!, checkArgv(s).slice(1), { encoding: 'utf8' }).stdout);
 
   it('gives the recorded exit and the sizes of both files', () => {
-    expect(check(spool({ stdout: 'abc', stderr: 'hello', exit: '255\n' }))).toEqual({ state: { type: 'exit', exitCode: 255 }, sizes: { stdout: 3, stderr: 5 } });
+    expect(check(spool({ stdout: 'abc', stderr: 'hello', exit: '255\n' }))).toEqual({
+      state: { type: 'exit', exitCode: 255 },
+      sizes: { stdout: 3, stderr: 5 },
+    });
   });
 
   it('says missing, without sizes, for a spool that does not exist', () => {

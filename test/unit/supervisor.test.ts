@@ -89,14 +89,23 @@ describe('the other argv builders', () => {
       state: [stateArgv('/s/c').slice(0, 2), stateArgv('/s/c').slice(3)],
       remove: removeArgv('/s/c'),
     }).toEqual({
-      signal: [['sh', '-c'], ['rdev-signal', '/s/c']],
-      state: [['sh', '-c'], ['rdev-state', '/s/c']],
+      signal: [
+        ['sh', '-c'],
+        ['rdev-signal', '/s/c'],
+      ],
+      state: [
+        ['sh', '-c'],
+        ['rdev-state', '/s/c'],
+      ],
       remove: ['rm', '-rf', '--', '/s/c'],
     });
   });
 
   it('signal with the signal asked for', () => {
-    expect([signalArgv('/s/c', 'TERM')[2], signalArgv('/s/c', 'KILL')[2]]).toEqual([expect.stringContaining('kill -s TERM --'), expect.stringContaining('kill -s KILL --')]);
+    expect([signalArgv('/s/c', 'TERM')[2], signalArgv('/s/c', 'KILL')[2]]).toEqual([
+      expect.stringContaining('kill -s TERM --'),
+      expect.stringContaining('kill -s KILL --'),
+    ]);
   });
 });
 

@@ -13,7 +13,12 @@ describe('tokens file', () => {
   const tokens = parseTokens(yaml);
 
   it('finds identities by plain and by sha256-stored tokens', () => {
-    expect(tokens.find('plain-token-0123456789')).toMatchObject({ name: 'bot', role: 'operator', projects: new Set(['alpha']), kinds: new Set(['GIT', 'SHELL']) });
+    expect(tokens.find('plain-token-0123456789')).toMatchObject({
+      name: 'bot',
+      role: 'operator',
+      projects: new Set(['alpha']),
+      kinds: new Set(['GIT', 'SHELL']),
+    });
     expect(tokens.find('hashed-token-0123456789')).toMatchObject({ name: 'ops', role: 'admin', projects: null, kinds: null });
     expect(tokens.find('nope')).toBeUndefined();
   });

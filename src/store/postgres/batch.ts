@@ -108,7 +108,10 @@ export async function writeBatch(
     }
     if (rows.size > 0) {
       const values = [...rows.values()];
-      await query(UPDATE_COMMANDS_SQL, COMMAND_COLUMNS.map((_, i) => values.map((v) => v[i])));
+      await query(
+        UPDATE_COMMANDS_SQL,
+        COMMAND_COLUMNS.map((_, i) => values.map((v) => v[i])),
+      );
     }
     if (written.committed.size > 0) {
       const seqs = [...written.committed].map(([id, list]) => [id, list[0]!.seq, list.at(-1)!.seq] as const);
@@ -123,7 +126,9 @@ export async function writeBatch(
 async function checkEpochs(query: Query, expected: ReadonlyMap<string, number>, fence: StoreFence): Promise<Set<string>> {
   const fenced = new Set<string>();
   if (expected.size === 0) return fenced;
-  const { rows } = await query<{ id: string; epoch: number }>('SELECT id, epoch FROM commands WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [[...expected.keys()]]);
+  const { rows } = await query<{ id: string; epoch: number }>('SELECT id, epoch FROM commands WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [
+    [...expected.keys()],
+  ]);
   const found = new Map(rows.map((r) => [r.id, r.epoch]));
   // The epoch held now, if the coordination code took the command again meanwhile; else the one the batch started with.
   for (const [id, epoch] of expected) if (found.get(id) !== (fence.epoch(id) ?? epoch)) fenced.add(id);

@@ -70,7 +70,13 @@ function isNotified(p: unknown): p is Notified {
  * last seq this process knows of the command; the first append of a command in this process
  * loads it (`max(seq)`), and appends made meanwhile wait behind that load in call order.
  */
-export function createPgEventLog(o: { db: Db; queue: PgWriteQueue; fence: StoreFence; replicaId: string; logger?: Logger | undefined }): PgEventLog & PgEventLogWiring {
+export function createPgEventLog(o: {
+  db: Db;
+  queue: PgWriteQueue;
+  fence: StoreFence;
+  replicaId: string;
+  logger?: Logger | undefined;
+}): PgEventLog & PgEventLogWiring {
   const { db, queue, fence } = o;
   /** The last seq numbered, for commands this process appends to. */
   const lastSeqs = new Map<string, number>();
@@ -82,7 +88,11 @@ export function createPgEventLog(o: { db: Db; queue: PgWriteQueue; fence: StoreF
 
   const read = async (commandId: string, afterSeq: number, limit: number): Promise<CommandEvent[]> => {
     if (limit <= 0 || queue.isClosed) return [];
-    const { rows } = await db.query<PgEventRow>(`SELECT ${EVENT_SELECT} FROM events WHERE command_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [commandId, afterSeq, limit]);
+    const { rows } = await db.query<PgEventRow>(`SELECT ${EVENT_SELECT} FROM events WHERE command_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [
+      commandId,
+      afterSeq,
+      limit,
+    ]);
     return rows.map(eventOf);
   };
   const readRange = async (commandId: string, afterSeq: number, upto: number | undefined, limit: number): Promise<CommandEvent[]> => {

@@ -9,7 +9,10 @@ import type { Db } from './pool.js';
 export function createPgIdempotency(db: Db): IdempotencyStore {
   return {
     async find(caller, key, now) {
-      const { rows } = await db.query<{ command_id: string; at: number }>('SELECT command_id, at FROM idempotency WHERE caller = $1 AND key = $2', [caller, key]);
+      const { rows } = await db.query<{ command_id: string; at: number }>('SELECT command_id, at FROM idempotency WHERE caller = $1 AND key = $2', [
+        caller,
+        key,
+      ]);
       const row = rows[0];
       return row && isValid(row.at, now) ? row.command_id : undefined;
     },

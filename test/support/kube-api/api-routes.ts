@@ -66,7 +66,12 @@ export function handleApiRequest(ctx: ApiContext, req: IncomingMessage, res: Ser
     return sendJson(res, 200, {
       kind: 'Namespace',
       apiVersion: 'v1',
-      metadata: { name, uid: `00000000-0000-4000-8000-${Buffer.from(name).toString('hex').padEnd(12, '0').slice(0, 12)}`, resourceVersion: '1', labels: { 'kubernetes.io/metadata.name': name } },
+      metadata: {
+        name,
+        uid: `00000000-0000-4000-8000-${Buffer.from(name).toString('hex').padEnd(12, '0').slice(0, 12)}`,
+        resourceVersion: '1',
+        labels: { 'kubernetes.io/metadata.name': name },
+      },
       spec: { finalizers: ['kubernetes'] },
       status: { phase: 'Active' },
     });

@@ -110,9 +110,7 @@ export function renderPod(s: PodState): PodJson {
       containerStatuses: s.containers.map((name) => ({
         name,
         state: containerState(s, created),
-        ...(s.restartCount > 0
-          ? { lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: created, finishedAt: created } } }
-          : { lastState: {} }),
+        ...(s.restartCount > 0 ? { lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: created, finishedAt: created } } } : { lastState: {} }),
         ready,
         restartCount: s.restartCount,
         image: TEST_IMAGE,

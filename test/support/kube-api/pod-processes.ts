@@ -64,8 +64,7 @@ export interface PodCommand {
 // $1 is the pod dir; the rest is the command. Look the command up first so that a missing one
 // fails with 127 and an OCI-runtime-like message instead of sh's own.
 const LOOKUP_AND_EXEC =
-  'shift; command -v "$1" >/dev/null 2>&1 || ' +
-  `{ printf 'exec: "%s": executable file not found in $PATH\\n' "$1" >&2; exit 127; }; exec "$@"`;
+  'shift; command -v "$1" >/dev/null 2>&1 || ' + `{ printf 'exec: "%s": executable file not found in $PATH\\n' "$1" >&2; exit 127; }; exec "$@"`;
 
 /**
  * Starts the command as a session leader (`detached`, i.e. setsid, as runc does for an exec),

@@ -23,9 +23,7 @@ export interface PodWatcher {
 }
 
 /** Result of starting a watch: the too-old case is the real server's `410 Gone`. */
-export type WatchStart =
-  | { ok: true; stop: () => void }
-  | { ok: false; message: string };
+export type WatchStart = { ok: true; stop: () => void } | { ok: false; message: string };
 
 interface StoredEvent {
   type: PodEventType;

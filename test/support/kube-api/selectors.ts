@@ -63,9 +63,7 @@ function parseRequirement(text: string): Matcher {
     const key = m[1] ?? '';
     const values = new Set((m[4] ?? '').split(',').map((v) => v.trim()));
     // notin also matches objects without the key, like the real server.
-    return m[3] === 'in'
-      ? (l) => key in l && values.has(l[key] ?? '')
-      : (l) => !(key in l) || !values.has(l[key] ?? '');
+    return m[3] === 'in' ? (l) => key in l && values.has(l[key] ?? '') : (l) => !(key in l) || !values.has(l[key] ?? '');
   }
   throw new SelectorError(`unable to parse requirement: ${JSON.stringify(text)}`);
 }

@@ -37,9 +37,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
   // Kept after a pod is deleted, so livePids can prove its processes are gone.
   const runtimes = new Map<string, PodRuntime & { spec: TestPodSpec; namespace: string; name: string; forgetOnExit: () => void }>();
   const runtimesOf = (namespace?: string, name?: string) =>
-    [...runtimes.entries()].filter(
-      ([, rt]) => (namespace === undefined || rt.namespace === namespace) && (name === undefined || rt.name === name),
-    );
+    [...runtimes.entries()].filter(([, rt]) => (namespace === undefined || rt.namespace === namespace) && (name === undefined || rt.name === name));
   const requests: RequestLogEntry[] = [];
   const sockets = new Set<Socket>();
   const wss = new WebSocketServer({
