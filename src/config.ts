@@ -194,7 +194,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   }
   if (!isLoopback(e.HOST) && !e.RDEV_INSECURE && !e.RDEV_TOKENS_FILE) {
     throw new ConfigError(
-      `HOST=${e.HOST}: refusing to listen beyond loopback without authentication; set RDEV_TOKENS_FILE, or RDEV_INSECURE=1 to accept that anyone who reaches the port can run commands`,
+      `HOST=${e.HOST}: refusing to listen beyond loopback without authentication; set RDEV_TOKENS_FILE, ` +
+        `or RDEV_INSECURE=1 to accept that anyone who reaches the port can run commands`,
     );
   }
   const backend = e.RDEV_BACKEND ?? (e.KUBERNETES_SERVICE_HOST ? 'kube' : 'local');

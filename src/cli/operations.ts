@@ -27,7 +27,9 @@ export interface CancelData {
   cancelCommand: CommandSummary;
 }
 
-export const COMMAND_OUTPUT = `query Output($id: ID!, $after: Int, $first: Int) { command(id: $id) { status output(after: $after, first: $first) { seq stream text } } }`;
+export const COMMAND_OUTPUT = `query Output($id: ID!, $after: Int, $first: Int) {
+  command(id: $id) { status output(after: $after, first: $first) { seq stream text } }
+}`;
 export interface CommandOutputData {
   command: { status: string; output: Array<{ seq: number; stream: 'STDOUT' | 'STDERR'; text: string }> } | null;
 }

@@ -141,7 +141,8 @@ export class PgCoordinator implements Coordinator {
 
   async counts(): Promise<{ running: number; queued: number }> {
     const { rows } = await this.o.store.db.query<{ running: number; queued: number }>(
-      "SELECT count(*) FILTER (WHERE status = 'RUNNING')::int AS running, count(*) FILTER (WHERE status = 'QUEUED')::int AS queued FROM commands WHERE status IN ('RUNNING', 'QUEUED')",
+      "SELECT count(*) FILTER (WHERE status = 'RUNNING')::int AS running, count(*) FILTER (WHERE " +
+        "status = 'QUEUED')::int AS queued FROM commands WHERE status IN ('RUNNING', 'QUEUED')",
     );
     return rows[0]!;
   }

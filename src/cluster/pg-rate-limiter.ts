@@ -20,7 +20,8 @@ export function createPgRateLimiter(db: Db, perMinute: number): AsyncRateLimiter
       await db.transaction(async (query) => {
         await query('INSERT INTO rate_buckets (caller, tokens, at) VALUES ($1, $2, now()) ON CONFLICT (caller) DO NOTHING', [caller, perMinute]);
         const { rows } = await query<{ tokens: number }>(
-          'SELECT least($2::float8, tokens + extract(epoch FROM now() - at)::float8 / 60 * $2::float8) AS tokens FROM rate_buckets WHERE caller = $1 FOR UPDATE',
+          'SELECT least($2::float8, tokens + extract(epoch FROM now() - at)::float8 / 60 * $2::float8) ' +
+            'AS tokens FROM rate_buckets WHERE caller = $1 FOR UPDATE',
           [caller, perMinute],
         );
         const tokens = rows[0]!.tokens;

@@ -108,7 +108,10 @@ builder.mutationFields((t) => ({
   cancelCommand: t.field({
     type: CommandRef,
     description:
-      'Stops a queued or running command and returns it once it has ended CANCELED (its process group is gone: SIGTERM, then SIGKILL after a 2 s grace). The wait is bounded (the grace and 1 s more): a command whose workspace cannot be reached in that time is returned still RUNNING, and its CANCELED reaches commandEvents later. A finished command is returned unchanged.',
+      'Stops a queued or running command and returns it once it has ended CANCELED (its process group ' +
+      'is gone: SIGTERM, then SIGKILL after a 2 s grace). The wait is bounded (the grace and 1 s ' +
+      'more): a command whose workspace cannot be reached in that time is returned still RUNNING, ' +
+      'and its CANCELED reaches commandEvents later. A finished command is returned unchanged.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_, args, ctx) => ctx.guard.cancel(ctx.identity, String(args.id)),
   }),

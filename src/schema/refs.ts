@@ -17,7 +17,9 @@ export const CommandStatusEnum = builder.enumType('CommandStatus', {
 });
 export const ClaudePermissionModeEnum = builder.enumType('ClaudePermissionMode', {
   description:
-    "Claude Code's --permission-mode: DEFAULT asks (so headless runs are denied tools that need permission), ACCEPT_EDITS lets it edit files, PLAN only plans, DONT_ASK denies without asking, BYPASS_PERMISSIONS allows every tool.",
+    "Claude Code's --permission-mode: DEFAULT asks (so headless runs are denied tools that need " +
+    'permission), ACCEPT_EDITS lets it edit files, PLAN only plans, DONT_ASK denies without asking, ' +
+    'BYPASS_PERMISSIONS allows every tool.',
   values: {
     DEFAULT: { value: 'default' },
     ACCEPT_EDITS: { value: 'acceptEdits' },

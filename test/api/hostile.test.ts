@@ -414,7 +414,10 @@ const CASES: Case[] = [
     COMPLEX,
     () =>
       gql(
-        `{ projects { ...F0 } } ${Array.from({ length: 6 }, (_, i) => `fragment F${i} on Project { commands(first: 1) { edges { node { project { ${i < 5 ? `...F${i + 1}` : 'id'} } } } } }`).join(' ')}`,
+        `{ projects { ...F0 } } ${Array.from(
+          { length: 6 },
+          (_, i) => `fragment F${i} on Project { commands(first: 1) { edges { node { project { ${i < 5 ? `...F${i + 1}` : 'id'} } } } } }`,
+        ).join(' ')}`,
       ),
   ],
   ['introspection 20 levels deep', 400, INVALID, () => gql(`{ __schema { types { ${'fields { type { '.repeat(9)}name${' } }'.repeat(9)} } } }`)],

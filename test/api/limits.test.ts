@@ -158,7 +158,10 @@ describe('a projectEvents subscriber that does not keep up', () => {
     await sub.ended;
     const last = sub.text().trimEnd().split('\n\n').at(-1)!;
     expect(last).toBe(
-      `event: ended\ndata: ${JSON.stringify({ code: 'SLOW_SUBSCRIBER', message: "this subscription fell more than 20 events behind and was ended: subscribe again (commandEvents with `after` replays a command's events)" })}`,
+      `event: ended\ndata: ${JSON.stringify({
+        code: 'SLOW_SUBSCRIBER',
+        message: "this subscription fell more than 20 events behind and was ended: subscribe again (commandEvents with `after` replays a command's events)",
+      })}`,
     );
   });
 });

@@ -121,7 +121,8 @@ describe('runClaude', () => {
   it('builds the headless Claude argv with its options', async () => {
     const data = await gqlData(
       t.url,
-      `mutation { runClaude(input: { projectId: "alpha", prompt: "hello", model: "sonnet", maxTurns: 2, allowedTools: ["Read"] }) { id kind argv claude { sessionId } } }`,
+      `mutation { runClaude(input: { projectId: "alpha", prompt: "hello", model: "sonnet", maxTurns: ` +
+        `2, allowedTools: ["Read"] }) { id kind argv claude { sessionId } } }`,
     );
     expect(data.runClaude).toMatchObject({
       kind: 'CLAUDE',

@@ -99,78 +99,82 @@ describe.each(['local', 'kube'] as const)('commands outlive the server (%s backe
   });
 
   for (const how of ['SIGKILL', 'SIGTERM'] as const) {
-    it(`${how} mid-run, then a start on the same data directory: both commands end SUCCEEDED with every byte once; resuming subscribers see no gap, no repeat, and their end`, async () => {
-      const url = (): string => server!.url;
-      const counter = await runShell(url(), 'demo', COUNTER);
-      const claude = (await gqlData<{ runClaude: { id: string } }>(url(), RUN_CLAUDE, { input: { projectId: 'demo', prompt: PROMPT } })).runClaude.id;
-      const gqlCounter = resumingSubscriber(url, counter);
-      const gqlClaude = resumingSubscriber(url, claude);
-      const rest = restSubscriber(url(), 'demo', counter);
-      try {
-        await pollUntil(
-          'some output before the stop',
-          () => gqlCounter.events.length,
-          (n) => n >= 3,
-          30_000,
-        );
-        const old = server!;
-        if (how === 'SIGKILL') await old.kill();
-        else {
-          const stoppedAt = performance.now();
-          old.child.kill('SIGTERM');
-          const code = await old.exited;
-          const ms = performance.now() - stoppedAt;
-          expect({ code, withinFiveSeconds: ms < 5000 }).toEqual({ code: 0, withinFiveSeconds: true });
+    it(
+      `${how} mid-run, then a start on the same data directory: both commands end SUCCEEDED with ` +
+        `every byte once; resuming subscribers see no gap, no repeat, and their end`,
+      async () => {
+        const url = (): string => server!.url;
+        const counter = await runShell(url(), 'demo', COUNTER);
+        const claude = (await gqlData<{ runClaude: { id: string } }>(url(), RUN_CLAUDE, { input: { projectId: 'demo', prompt: PROMPT } })).runClaude.id;
+        const gqlCounter = resumingSubscriber(url, counter);
+        const gqlClaude = resumingSubscriber(url, claude);
+        const rest = restSubscriber(url(), 'demo', counter);
+        try {
+          await pollUntil(
+            'some output before the stop',
+            () => gqlCounter.events.length,
+            (n) => n >= 3,
+            30_000,
+          );
+          const old = server!;
+          if (how === 'SIGKILL') await old.kill();
+          else {
+            const stoppedAt = performance.now();
+            old.child.kill('SIGTERM');
+            const code = await old.exited;
+            const ms = performance.now() - stoppedAt;
+            expect({ code, withinFiveSeconds: ms < 5000 }).toEqual({ code: 0, withinFiveSeconds: true });
+          }
+          server = await startServer({ env: { ...setup.env, PORT: port } });
+
+          const final = await waitFinal(url(), counter, 60_000);
+          expect({ status: final.status, exitCode: final.exitCode, error: final.error }).toEqual({ status: 'SUCCEEDED', exitCode: 0, error: null });
+          const claudeFinal = await waitFinal(url(), claude, 60_000);
+          expect({ status: claudeFinal.status, exitCode: claudeFinal.exitCode, error: claudeFinal.error }).toEqual({
+            status: 'SUCCEEDED',
+            exitCode: 0,
+            error: null,
+          });
+
+          const stored = (await gqlData<{ command: { output: Event[] } }>(url(), OUTPUT, { id: counter })).command.output;
+          const stdout = stored
+            .filter((e) => e.stream === 'STDOUT')
+            .map((e) => e.text)
+            .join('');
+          expect(sha256(stdout)).toBe(sha256(COUNTER_TEXT));
+
+          await gqlCounter.done;
+          const seqs = gqlCounter.events.map((e) => e.seq);
+          expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+          expect(
+            sha256(
+              gqlCounter.events
+                .filter((e) => e.__typename === 'CommandOutput')
+                .map((e) => e.text)
+                .join(''),
+            ),
+          ).toBe(sha256(COUNTER_TEXT));
+          expect(gqlCounter.events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'SUCCEEDED', exitCode: 0 });
+
+          await gqlClaude.done;
+          const claudeSeqs = gqlClaude.events.map((e) => e.seq);
+          expect(claudeSeqs).toEqual(Array.from({ length: claudeSeqs.length }, (_, i) => i + 1));
+          const said = gqlClaude.events.filter((e) => e.__typename === 'ClaudeMessage' && e.type === 'assistant').map((e) => e.text);
+          expect(said).toEqual(Array.from({ length: MESSAGES }, (_, i) => `You said: ${PROMPT} (${i + 1}/${MESSAGES})`));
+          expect(gqlClaude.events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'SUCCEEDED', exitCode: 0 });
+
+          await rest.done;
+          // Ids are `<seq>` or `<seq>.<line>` (one REST event per line of a chunk): strictly increasing.
+          const ids = rest.frames.map((f) => f.id.split('.').map(Number) as [number, number?]);
+          const increasing = ids.every((id, i) => i === 0 || id[0] > ids[i - 1]![0] || (id[0] === ids[i - 1]![0] && (id[1] ?? 0) > (ids[i - 1]![1] ?? 0)));
+          expect(increasing ? 'strictly increasing' : rest.frames.map((f) => f.id).join(' ')).toBe('strictly increasing');
+          const lines = rest.frames.filter((f) => f.event === 'output').map((f) => `${f.data.line}\n`);
+          expect(sha256(lines.join(''))).toBe(sha256(COUNTER_TEXT));
+          expect(rest.frames.at(-1)).toMatchObject({ event: 'complete', data: { exit_code: 0, status: 'succeeded' } });
+        } finally {
+          rest.close();
         }
-        server = await startServer({ env: { ...setup.env, PORT: port } });
-
-        const final = await waitFinal(url(), counter, 60_000);
-        expect({ status: final.status, exitCode: final.exitCode, error: final.error }).toEqual({ status: 'SUCCEEDED', exitCode: 0, error: null });
-        const claudeFinal = await waitFinal(url(), claude, 60_000);
-        expect({ status: claudeFinal.status, exitCode: claudeFinal.exitCode, error: claudeFinal.error }).toEqual({
-          status: 'SUCCEEDED',
-          exitCode: 0,
-          error: null,
-        });
-
-        const stored = (await gqlData<{ command: { output: Event[] } }>(url(), OUTPUT, { id: counter })).command.output;
-        const stdout = stored
-          .filter((e) => e.stream === 'STDOUT')
-          .map((e) => e.text)
-          .join('');
-        expect(sha256(stdout)).toBe(sha256(COUNTER_TEXT));
-
-        await gqlCounter.done;
-        const seqs = gqlCounter.events.map((e) => e.seq);
-        expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-        expect(
-          sha256(
-            gqlCounter.events
-              .filter((e) => e.__typename === 'CommandOutput')
-              .map((e) => e.text)
-              .join(''),
-          ),
-        ).toBe(sha256(COUNTER_TEXT));
-        expect(gqlCounter.events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'SUCCEEDED', exitCode: 0 });
-
-        await gqlClaude.done;
-        const claudeSeqs = gqlClaude.events.map((e) => e.seq);
-        expect(claudeSeqs).toEqual(Array.from({ length: claudeSeqs.length }, (_, i) => i + 1));
-        const said = gqlClaude.events.filter((e) => e.__typename === 'ClaudeMessage' && e.type === 'assistant').map((e) => e.text);
-        expect(said).toEqual(Array.from({ length: MESSAGES }, (_, i) => `You said: ${PROMPT} (${i + 1}/${MESSAGES})`));
-        expect(gqlClaude.events.at(-1)).toMatchObject({ __typename: 'CommandCompleted', status: 'SUCCEEDED', exitCode: 0 });
-
-        await rest.done;
-        // Ids are `<seq>` or `<seq>.<line>` (one REST event per line of a chunk): strictly increasing.
-        const ids = rest.frames.map((f) => f.id.split('.').map(Number) as [number, number?]);
-        const increasing = ids.every((id, i) => i === 0 || id[0] > ids[i - 1]![0] || (id[0] === ids[i - 1]![0] && (id[1] ?? 0) > (ids[i - 1]![1] ?? 0)));
-        expect(increasing ? 'strictly increasing' : rest.frames.map((f) => f.id).join(' ')).toBe('strictly increasing');
-        const lines = rest.frames.filter((f) => f.event === 'output').map((f) => `${f.data.line}\n`);
-        expect(sha256(lines.join(''))).toBe(sha256(COUNTER_TEXT));
-        expect(rest.frames.at(-1)).toMatchObject({ event: 'complete', data: { exit_code: 0, status: 'succeeded' } });
-      } finally {
-        rest.close();
-      }
-    });
+      },
+    );
   }
 });

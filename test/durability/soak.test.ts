@@ -166,9 +166,12 @@ describe(`soak: ${COMMANDS} short commands, each followed by a subscriber, ${CON
       const heapPerCommand = ((end.heapKiB - base.heapKiB) * 1024) / measured;
       const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
       console.log(
-        `soak: ${COMMANDS} commands in ${((warmupMs + runMs) / 1000).toFixed(1)} s of work (${(((COMMANDS - WARMUP) / runMs) * 1000).toFixed(0)} commands/s after warm-up; ` +
-          `server CPU ${cpuSeconds(server.pid).toFixed(1)} s, test process CPU ${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(1)} s); ` +
-          `after ${WARMUP} → after ${COMMANDS}, at rest: heap after GC ${mib(base.heapKiB)} → ${mib(end.heapKiB)} (${heapPerCommand.toFixed(0)} B a command, at most ${HEAP_BYTES_PER_COMMAND}), ` +
+        `soak: ${COMMANDS} commands in ${((warmupMs + runMs) / 1000).toFixed(1)} s of work ` +
+          `(${(((COMMANDS - WARMUP) / runMs) * 1000).toFixed(0)} commands/s after warm-up; ` +
+          `server CPU ${cpuSeconds(server.pid).toFixed(1)} s, ` +
+          `test process CPU ${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(1)} s); ` +
+          `after ${WARMUP} → after ${COMMANDS}, at rest: heap after GC ${mib(base.heapKiB)} → ${mib(end.heapKiB)} ` +
+          `(${heapPerCommand.toFixed(0)} B a command, at most ${HEAP_BYTES_PER_COMMAND}), ` +
           `RSS ${mib(base.rssKiB)} → ${mib(end.rssKiB)} (${rssPerCommand.toFixed(0)} B a command, at most ${RSS_BYTES_PER_COMMAND}); ` +
           `while running: ${samples.join(', ')}; fds at rest ${JSON.stringify(base.fds)} → ${JSON.stringify(end.fds)}; ` +
           `subscription gauges: ${JSON.stringify(gauges)}`,

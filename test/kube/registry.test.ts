@@ -95,7 +95,8 @@ describe('kube registry: listing and statuses', () => {
     expect(r.list()).toEqual([
       project('crashing', 'crashing-0', {
         status: 'NOT_READY',
-        statusMessage: `container claudebox is waiting: CrashLoopBackOff (back-off 10s restarting failed container=claudebox pod=crashing-0_${ns}(${crashing.uid}))`,
+        statusMessage:
+          `container claudebox is waiting: CrashLoopBackOff (back-off 10s restarting failed container=claudebox ` + `pod=crashing-0_${ns}(${crashing.uid}))`,
       }),
       project('starting', 'starting-0', { status: 'STARTING', statusMessage: 'container claudebox is waiting: ContainerCreating' }),
       project('unready', 'unready-0', {

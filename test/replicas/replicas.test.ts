@@ -76,111 +76,116 @@ describe('replicas on PostgreSQL', () => {
     await set?.close();
   });
 
-  it('a command started on A is followed live on B and C (its own stream and the project stream); SIGKILL A mid-command: B or C takes it over within the lease, it ends SUCCEEDED byte-exact, and subscribers that move replicas see no gap or repeat', async () => {
-    // On both survivors: whichever takes the command over, the other hears of its end only from the database.
-    const projects = ['b', 'c'].map((name) => projectSubscriber(set.url(name)));
-    for (const name of ['b', 'c'])
-      await pollUntil(
-        `the project subscription on ${name}`,
-        () => metric(set.url(name), 'rdev_graphql_subscriptions_open'),
-        (n) => n >= 1,
-        30_000,
-      );
-    const id = await runShell(set.url('a'), 'demo', COUNTER);
-    const onB = resumingSubscriber(() => set.url('b'), id, 300);
-    const onC = resumingSubscriber(() => set.url('c'), id, 300);
-    // Starts on A, moves to B when A dies.
-    let home = 'a';
-    const mover = resumingSubscriber(() => set.url(home), id, 300);
-    const rest = new EventSource(`${set.url('b')}/projects/demo/events?stream_id=${id}`);
-    const frames: Array<{ id: string; event: string; data: any }> = [];
-    const restDone = new Promise<void>((resolve) => {
-      const take = (event: string) => (e: MessageEvent) => {
-        frames.push({ id: e.lastEventId, event, data: JSON.parse(e.data as string) });
-        if (event === 'complete') {
-          rest.close();
-          resolve();
-        }
-      };
-      rest.addEventListener('output', take('output'));
-      rest.addEventListener('complete', take('complete'));
-    });
-    try {
-      await pollUntil(
-        'output on B and C before the kill',
-        () => Math.min(onB.events.length, onC.events.length, mover.events.length),
-        (n) => n >= 5,
-        30_000,
-      );
-      const [before] = await set.sql<{ owner: string; epoch: number }>('SELECT owner, epoch::int AS epoch FROM commands WHERE id = $1', [id]);
-      expect(before).toEqual({ owner: 'a', epoch: 1 });
-      const killedAt = performance.now();
-      await set.replicas.get('a')!.kill();
-      home = 'b';
-      const taken = await pollUntil(
-        'a take-over',
-        () => set.sql<{ owner: string; epoch: number }>('SELECT owner, epoch::int AS epoch FROM commands WHERE id = $1', [id]),
-        (rows) => rows[0]!.owner !== 'a',
-        30_000,
-      );
-      const tookMs = performance.now() - killedAt;
-      expect({ owner: ['b', 'c'].includes(taken[0]!.owner), epoch: taken[0]!.epoch }).toEqual({ owner: true, epoch: 2 });
-      // The lease is 3 s, checked every second by each replica: about 1–4 s; the bound is loose for a busy machine,
-      // and far below what a command without leases would wait (RDEV_REATTACH_SECONDS, 120 s).
-      console.log(`take-over ${Math.round(tookMs)} ms after the SIGKILL (lease 3 s)`);
-      expect(tookMs).toBeLessThan(15_000);
-
-      const final = await waitFinal(set.url('c'), id, 60_000);
-      expect({ status: final.status, exitCode: final.exitCode, error: final.error }).toEqual({ status: 'SUCCEEDED', exitCode: 0, error: null });
-      const stored = (await gqlData<{ command: { output: Event[] } }>(set.url('b'), OUTPUT, { id })).command.output;
-      expect(
-        sha256(
-          stored
-            .filter((e) => e.stream === 'STDOUT')
-            .map((e) => e.text)
-            .join(''),
-        ),
-      ).toBe(sha256(COUNTER_TEXT));
-      for (const subscriber of [onB, onC, mover]) {
-        await subscriber.done;
-        expectWhole(subscriber.events, COUNTER_TEXT);
-      }
-      await restDone;
-      const lines = frames.filter((f) => f.event === 'output').map((f) => `${f.data.line}\n`);
-      expect(sha256(lines.join(''))).toBe(sha256(COUNTER_TEXT));
-      expect(frames.at(-1)).toMatchObject({ event: 'complete', data: { exit_code: 0, status: 'succeeded' } });
-
-      // The project's subscribers on B and C heard the command start and end, and every one of its events once.
-      for (const project of projects) {
+  it(
+    'a command started on A is followed live on B and C (its own stream and the project stream); ' +
+      'SIGKILL A mid-command: B or C takes it over within the lease, it ends SUCCEEDED byte-exact, ' +
+      'and subscribers that move replicas see no gap or repeat',
+    async () => {
+      // On both survivors: whichever takes the command over, the other hears of its end only from the database.
+      const projects = ['b', 'c'].map((name) => projectSubscriber(set.url(name)));
+      for (const name of ['b', 'c'])
         await pollUntil(
-          'the end on the project stream',
-          () => project.events,
-          (es) => es.some((e) => e.commandId === id && e.status === 'SUCCEEDED'),
+          `the project subscription on ${name}`,
+          () => metric(set.url(name), 'rdev_graphql_subscriptions_open'),
+          (n) => n >= 1,
           30_000,
         );
-        const mine = project.events.filter((e) => e.commandId === id);
-        expect(mine.filter((e) => e.__typename === 'CommandStatusChanged').map((e) => e.status)).toEqual(expect.arrayContaining(['RUNNING', 'SUCCEEDED']));
-        const logged = mine.filter((e) => e.__typename === 'ProjectCommandEvent').map((e) => e.event);
-        expect(logged.map((e) => e.seq)).toEqual(Array.from({ length: logged.length }, (_, i) => i + 1));
+      const id = await runShell(set.url('a'), 'demo', COUNTER);
+      const onB = resumingSubscriber(() => set.url('b'), id, 300);
+      const onC = resumingSubscriber(() => set.url('c'), id, 300);
+      // Starts on A, moves to B when A dies.
+      let home = 'a';
+      const mover = resumingSubscriber(() => set.url(home), id, 300);
+      const rest = new EventSource(`${set.url('b')}/projects/demo/events?stream_id=${id}`);
+      const frames: Array<{ id: string; event: string; data: any }> = [];
+      const restDone = new Promise<void>((resolve) => {
+        const take = (event: string) => (e: MessageEvent) => {
+          frames.push({ id: e.lastEventId, event, data: JSON.parse(e.data as string) });
+          if (event === 'complete') {
+            rest.close();
+            resolve();
+          }
+        };
+        rest.addEventListener('output', take('output'));
+        rest.addEventListener('complete', take('complete'));
+      });
+      try {
+        await pollUntil(
+          'output on B and C before the kill',
+          () => Math.min(onB.events.length, onC.events.length, mover.events.length),
+          (n) => n >= 5,
+          30_000,
+        );
+        const [before] = await set.sql<{ owner: string; epoch: number }>('SELECT owner, epoch::int AS epoch FROM commands WHERE id = $1', [id]);
+        expect(before).toEqual({ owner: 'a', epoch: 1 });
+        const killedAt = performance.now();
+        await set.replicas.get('a')!.kill();
+        home = 'b';
+        const taken = await pollUntil(
+          'a take-over',
+          () => set.sql<{ owner: string; epoch: number }>('SELECT owner, epoch::int AS epoch FROM commands WHERE id = $1', [id]),
+          (rows) => rows[0]!.owner !== 'a',
+          30_000,
+        );
+        const tookMs = performance.now() - killedAt;
+        expect({ owner: ['b', 'c'].includes(taken[0]!.owner), epoch: taken[0]!.epoch }).toEqual({ owner: true, epoch: 2 });
+        // The lease is 3 s, checked every second by each replica: about 1–4 s; the bound is loose for a busy machine,
+        // and far below what a command without leases would wait (RDEV_REATTACH_SECONDS, 120 s).
+        console.log(`take-over ${Math.round(tookMs)} ms after the SIGKILL (lease 3 s)`);
+        expect(tookMs).toBeLessThan(15_000);
+
+        const final = await waitFinal(set.url('c'), id, 60_000);
+        expect({ status: final.status, exitCode: final.exitCode, error: final.error }).toEqual({ status: 'SUCCEEDED', exitCode: 0, error: null });
+        const stored = (await gqlData<{ command: { output: Event[] } }>(set.url('b'), OUTPUT, { id })).command.output;
         expect(
           sha256(
-            logged
-              .filter((e) => e.__typename === 'CommandOutput')
+            stored
+              .filter((e) => e.stream === 'STDOUT')
               .map((e) => e.text)
               .join(''),
           ),
         ).toBe(sha256(COUNTER_TEXT));
-      }
+        for (const subscriber of [onB, onC, mover]) {
+          await subscriber.done;
+          expectWhole(subscriber.events, COUNTER_TEXT);
+        }
+        await restDone;
+        const lines = frames.filter((f) => f.event === 'output').map((f) => `${f.data.line}\n`);
+        expect(sha256(lines.join(''))).toBe(sha256(COUNTER_TEXT));
+        expect(frames.at(-1)).toMatchObject({ event: 'complete', data: { exit_code: 0, status: 'succeeded' } });
 
-      // The taker counts its take-over; every replica left says the database is up.
-      expect(await metric(set.url(taken[0]!.owner), 'rdev_lease_takeovers_total')).toBeGreaterThanOrEqual(1);
-      for (const name of ['b', 'c']) expect(await metric(set.url(name), 'rdev_database_up')).toBe(1);
-    } finally {
-      for (const project of projects) project.close();
-      rest.close();
-      await set.restart('a');
-    }
-  });
+        // The project's subscribers on B and C heard the command start and end, and every one of its events once.
+        for (const project of projects) {
+          await pollUntil(
+            'the end on the project stream',
+            () => project.events,
+            (es) => es.some((e) => e.commandId === id && e.status === 'SUCCEEDED'),
+            30_000,
+          );
+          const mine = project.events.filter((e) => e.commandId === id);
+          expect(mine.filter((e) => e.__typename === 'CommandStatusChanged').map((e) => e.status)).toEqual(expect.arrayContaining(['RUNNING', 'SUCCEEDED']));
+          const logged = mine.filter((e) => e.__typename === 'ProjectCommandEvent').map((e) => e.event);
+          expect(logged.map((e) => e.seq)).toEqual(Array.from({ length: logged.length }, (_, i) => i + 1));
+          expect(
+            sha256(
+              logged
+                .filter((e) => e.__typename === 'CommandOutput')
+                .map((e) => e.text)
+                .join(''),
+            ),
+          ).toBe(sha256(COUNTER_TEXT));
+        }
+
+        // The taker counts its take-over; every replica left says the database is up.
+        expect(await metric(set.url(taken[0]!.owner), 'rdev_lease_takeovers_total')).toBeGreaterThanOrEqual(1);
+        for (const name of ['b', 'c']) expect(await metric(set.url(name), 'rdev_database_up')).toBe(1);
+      } finally {
+        for (const project of projects) project.close();
+        rest.close();
+        await set.restart('a');
+      }
+    },
+  );
 
   it('a replica paused past its lease (SIGSTOP) appends nothing once resumed: the command ends SUCCEEDED with every byte once', async () => {
     const id = await runShell(set.url('a'), 'demo', COUNTER);
@@ -221,30 +226,34 @@ describe('replicas on PostgreSQL', () => {
     }
   });
 
-  it('SIGTERM (a deploy) hands the leases over at once: the command is taken over without waiting for the lease to run out, and ends SUCCEEDED with every byte once', async () => {
-    const id = await runShell(set.url('a'), 'demo', COUNTER);
-    const onB = resumingSubscriber(() => set.url('b'), id, 300);
-    try {
-      await pollUntil(
-        'output before the SIGTERM',
-        () => onB.events.length,
-        (n) => n >= 5,
-        30_000,
-      );
-      const a = set.replicas.get('a')!;
-      a.child.kill('SIGTERM');
-      expect(await a.exited).toBe(0);
-      // Released on the way out: the lease is already over (or the command already has a new owner).
-      const [row] = await set.sql<{ owner: string; released: boolean }>('SELECT owner, lease_until < now() AS released FROM commands WHERE id = $1', [id]);
-      expect(row!.owner !== 'a' || row!.released).toBe(true);
-      const final = await waitFinal(set.url('c'), id, 60_000);
-      expect({ status: final.status, exitCode: final.exitCode }).toEqual({ status: 'SUCCEEDED', exitCode: 0 });
-      await onB.done;
-      expectWhole(onB.events, COUNTER_TEXT);
-    } finally {
-      await set.restart('a');
-    }
-  });
+  it(
+    'SIGTERM (a deploy) hands the leases over at once: the command is taken over without waiting ' +
+      'for the lease to run out, and ends SUCCEEDED with every byte once',
+    async () => {
+      const id = await runShell(set.url('a'), 'demo', COUNTER);
+      const onB = resumingSubscriber(() => set.url('b'), id, 300);
+      try {
+        await pollUntil(
+          'output before the SIGTERM',
+          () => onB.events.length,
+          (n) => n >= 5,
+          30_000,
+        );
+        const a = set.replicas.get('a')!;
+        a.child.kill('SIGTERM');
+        expect(await a.exited).toBe(0);
+        // Released on the way out: the lease is already over (or the command already has a new owner).
+        const [row] = await set.sql<{ owner: string; released: boolean }>('SELECT owner, lease_until < now() AS released FROM commands WHERE id = $1', [id]);
+        expect(row!.owner !== 'a' || row!.released).toBe(true);
+        const final = await waitFinal(set.url('c'), id, 60_000);
+        expect({ status: final.status, exitCode: final.exitCode }).toEqual({ status: 'SUCCEEDED', exitCode: 0 });
+        await onB.done;
+        expectWhole(onB.events, COUNTER_TEXT);
+      } finally {
+        await set.restart('a');
+      }
+    },
+  );
 
   it('20 commands at once over three replicas with 2 per project: never more than 2 running, the rest in order', async () => {
     const names = ['a', 'b', 'c'];

@@ -29,7 +29,8 @@ describe('execEnding', () => {
     expect(execEnding({ status })).toEqual({
       type: 'failed',
       reason:
-        'the exec ended with a non-zero exit status but no exit code: command terminated with non-zero exit code: error executing command [sh -c exit x], exit code x',
+        'the exec ended with a non-zero exit status but no exit code: command terminated with non-zero ' +
+        'exit code: error executing command [sh -c exit x], exit code x',
     });
   });
 
@@ -43,7 +44,8 @@ describe('execEnding', () => {
     expect(execEnding({ status })).toEqual({
       type: 'failed',
       reason:
-        'the pod could not run the command: OCI runtime exec failed: exec failed: unable to start container process: exec: "sh": executable file not found in $PATH: unknown',
+        'the pod could not run the command: OCI runtime exec failed: exec failed: unable to start container ' +
+        'process: exec: "sh": executable file not found in $PATH: unknown',
     });
   });
 

@@ -129,7 +129,8 @@ describe('query cost', () => {
     expect(refusal('{ projects { id commands(first: 5) { edges { node { id status } } } } }')).toBeNull();
     expect(
       refusal(
-        '{ auditLog(first: 200) { seq at decision caller projectId kind argv commandId refusal { code message } status exitCode outputBytes outputSha256 finishedAt } }',
+        '{ auditLog(first: 200) { seq at decision caller projectId kind argv commandId refusal { code ' +
+          'message } status exitCode outputBytes outputSha256 finishedAt } }',
       ),
     ).toBeNull();
   });

@@ -32,7 +32,8 @@ const TOTALS_SQL = `INSERT INTO output_totals (command_id, events, bytes) SELECT
   ON CONFLICT (command_id) DO UPDATE SET events = output_totals.events + excluded.events, bytes = output_totals.bytes + excluded.bytes`;
 
 /** One notification per command: `{ replica, commandId, projectId, first, seq }` (the first and last seq the batch wrote). */
-const NOTIFY_EVENTS_SQL = `SELECT pg_notify($1, json_build_object('replica', $2::text, 'commandId', u.id, 'projectId', c.project_id, 'first', u.first, 'seq', u.seq)::text)
+const NOTIFY_EVENTS_SQL = `SELECT pg_notify($1,
+    json_build_object('replica', $2::text, 'commandId', u.id, 'projectId', c.project_id, 'first', u.first, 'seq', u.seq)::text)
   FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS u(id, first, seq) LEFT JOIN commands c ON c.id = u.id`;
 
 /** `{ replica, commandId, projectId, status }` for rows whose status the batch changed. */
