@@ -13,7 +13,9 @@ import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'src');
-const dist = path.join(root, 'dist');
+// `--outdir DIR` builds elsewhere (the tests' compiled server, test/durability/compiled-server.ts).
+const outdirAt = process.argv.indexOf('--outdir');
+const dist = outdirAt > 0 ? path.resolve(process.argv[outdirAt + 1]) : path.join(root, 'dist');
 
 /** Every file under `dir`, as paths relative to it. */
 function walk(dir, base = dir) {

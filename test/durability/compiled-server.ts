@@ -4,10 +4,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import path from 'node:path';
 
 /**
- * The server compiled as the image runs it (`tsc -p tsconfig.build.json`), cached under
- * `node_modules/.cache/rdev-server/<hash>` by the hash of everything the build reads (src/, the
- * tsconfigs, the lockfile): the soak and `npm run soak` share one build, and a second run of
- * either compiles nothing. Inside the repository, so that the build resolves `node_modules`.
+ * The server built as `npm start` builds it (`scripts/build-dev.mjs`: esbuild, about a second),
+ * cached under `node_modules/.cache/rdev-server/<hash>` by the hash of everything the build reads
+ * (src/, the build script, the lockfile): the soak, the replica tests and the benches share one
+ * build, and a second run compiles nothing. Inside the repository, so that the build resolves
+ * `node_modules`. Not tsc (the image's build, tested by test/deploy): a synchronous tsc took
+ * over a minute on a busy 2-core machine, and a test worker blocked that long loses vitest's
+ * RPC ("Timeout calling onTaskUpdate").
  */
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -21,7 +24,7 @@ function files(dir: string): string[] {
 
 function sourceHash(): string {
   const hash = createHash('sha256');
-  for (const file of [...files(path.join(root, 'src')), ...['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((f) => path.join(root, f))]) {
+  for (const file of [...files(path.join(root, 'src')), ...['scripts/build-dev.mjs', 'package-lock.json'].map((f) => path.join(root, f))]) {
     hash.update(path.relative(root, file)).update('\0').update(readFileSync(file)).update('\0');
   }
   return hash.digest('hex').slice(0, 16);
@@ -36,7 +39,7 @@ export function compiledServer(): string {
   mkdirSync(cache, { recursive: true });
   const partial = `${dir}.${process.pid}.partial`;
   rmSync(partial, { recursive: true, force: true });
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json'), '--outDir', partial]);
+  execFileSync(process.execPath, [path.join(root, 'scripts/build-dev.mjs'), '--quiet', '--outdir', partial]);
   try {
     renameSync(partial, dir);
   } catch (err) {
