@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http';
 import { createClient } from 'graphql-sse';
+import { cpuMsOf } from './cpu.js';
 import { count, kubectlExec, median, row, runShell, seqBytes, type Wire } from './wire-setup.js';
 
 /**
@@ -113,8 +114,18 @@ export async function p2(w: Wire): Promise<void> {
   );
 }
 
-/** `connections` keep-alive loops POSTing `query` for `seconds`; requests/s of 200 answers holding `expect`. */
-async function hammer(url: string, query: string, expect: string, connections: number, seconds: number): Promise<{ rps: number; errors: number }> {
+/**
+ * `connections` keep-alive loops POSTing `query` for `seconds`; requests/s of 200 answers holding `expect`, and the CPU the
+ * server process `pid` used per answer (less moved by the machine's load than the rate).
+ */
+async function hammer(
+  url: string,
+  pid: number,
+  query: string,
+  expect: string,
+  connections: number,
+  seconds: number,
+): Promise<{ rps: number; errors: number; cpuUsPerRequest: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const body = JSON.stringify({ query });
   const { hostname, port } = new URL(url);
@@ -136,6 +147,7 @@ async function hammer(url: string, query: string, expect: string, connections: n
   let errors = 0;
   const until = performance.now() + seconds * 1000;
   const t = performance.now();
+  const cpu = cpuMsOf(pid);
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (performance.now() < until) {
@@ -145,23 +157,25 @@ async function hammer(url: string, query: string, expect: string, connections: n
     }),
   );
   const ms = performance.now() - t;
+  const cpuUsPerRequest = ((cpuMsOf(pid) - cpu) * 1000) / Math.max(1, ok);
   agent.destroy();
-  return { rps: (ok / ms) * 1000, errors };
+  return { rps: (ok / ms) * 1000, errors, cpuUsPerRequest };
 }
 
 /** P5: `{ projects { id status } }` vs the bare Yoga's `{ hello }`, 50 keep-alive connections. */
 export async function p5(w: Wire): Promise<void> {
   const connections = count('BENCH_P5_CONNECTIONS', 50);
   const seconds = count('BENCH_P5_SECONDS', 10);
-  await hammer(w.server.url, '{ projects { id status } }', '"bench"', connections, 1); // warm-up
-  await hammer(w.bare.url, '{ hello }', '"world"', connections, 1);
-  const ours = await hammer(w.server.url, '{ projects { id status } }', '"bench"', connections, seconds);
-  const bare = await hammer(w.bare.url, '{ hello }', '"world"', connections, seconds);
+  await hammer(w.server.url, w.server.pid, '{ projects { id status } }', '"bench"', connections, 1); // warm-up
+  await hammer(w.bare.url, w.bare.pid, '{ hello }', '"world"', connections, 1);
+  const ours = await hammer(w.server.url, w.server.pid, '{ projects { id status } }', '"bench"', connections, seconds);
+  const bare = await hammer(w.bare.url, w.bare.pid, '{ hello }', '"world"', connections, seconds);
   row(
     'P5',
     `{ projects { id status } } requests/s, ${connections} keep-alive connections (node:http client), ${seconds} s each`,
-    `server ${ours.rps.toFixed(0)} req/s (${ours.errors} failed)  vs  bare Yoga { hello } ${bare.rps.toFixed(0)} req/s (${bare.errors} failed)`,
-    `${(ours.rps / bare.rps).toFixed(2)} × the bare Yoga`,
+    `server ${ours.rps.toFixed(0)} req/s (${ours.errors} failed, CPU ${ours.cpuUsPerRequest.toFixed(0)} µs a request)  vs  ` +
+      `bare Yoga { hello } ${bare.rps.toFixed(0)} req/s (${bare.errors} failed, CPU ${bare.cpuUsPerRequest.toFixed(0)} µs a request)`,
+    `${(ours.rps / bare.rps).toFixed(2)} × the bare Yoga (CPU a request: ${(ours.cpuUsPerRequest / bare.cpuUsPerRequest).toFixed(2)} ×)`,
     '≥ 1.0 ×',
   );
 }
@@ -175,19 +189,26 @@ export async function p6(w: Wire): Promise<void> {
   await viaGraphqlSse(w.server.url, 'seq 1 10000');
   const rest: number[] = [];
   const sse: number[] = [];
+  const restCpu: number[] = [];
+  const sseCpu: number[] = [];
   for (let i = 0; i < rounds; i++) {
+    let cpu = cpuMsOf(w.server.pid);
     const r = await viaRestShim(w.server.url, `seq 1 ${lines}`);
     if (!r.completed || r.outputs !== lines) throw new Error(`P6: REST shim gave ${r.outputs} of ${lines} output events, complete: ${r.completed}`);
     rest.push(r.ms);
+    restCpu.push(cpuMsOf(w.server.pid) - cpu);
+    cpu = cpuMsOf(w.server.pid);
     const g = await viaGraphqlSse(w.server.url, `seq 1 ${lines}`);
     if (g.status !== 'SUCCEEDED' || g.bytes !== bytes) throw new Error(`P6: graphql-sse ended ${g.status} with ${g.bytes} of ${bytes} bytes`);
     sse.push(g.ms);
+    sseCpu.push(cpuMsOf(w.server.pid) - cpu);
   }
   const [a, b] = [median(rest), median(sse)];
   row(
     'P6',
     `REST shim: seq 1 ${lines} through /projects/{id}/events?stream_id= (${lines} output events)`,
-    `REST ${a.toFixed(0)} ms = ${((lines / a) * 1000).toFixed(0)} events/s (runs ${rest.map((x) => x.toFixed(0)).join(', ')})  vs  graphql-sse ${b.toFixed(0)} ms (runs ${sse.map((x) => x.toFixed(0)).join(', ')}); median of ${rounds}`,
+    `REST ${a.toFixed(0)} ms = ${((lines / a) * 1000).toFixed(0)} events/s (runs ${rest.map((x) => x.toFixed(0)).join(', ')}; server CPU ${median(restCpu)} ms)  vs  ` +
+      `graphql-sse ${b.toFixed(0)} ms (runs ${sse.map((x) => x.toFixed(0)).join(', ')}; server CPU ${median(sseCpu)} ms); median of ${rounds}`,
     `${(b / a).toFixed(2)} × the graphql-sse rate`,
     '≥ 0.8 ×',
   );

@@ -39,7 +39,14 @@ export async function startWire(): Promise<Wire> {
   let kube: KubeApiProcess | undefined;
   let server: ServerProcess | undefined;
   let bare: BareYoga | undefined;
+  // BENCH_SERVER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): node options for the server under test; it then
+  // gets SIGTERM at the end (and exits by itself, writing its profile) instead of SIGKILL.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const close = async (): Promise<void> => {
+    if (server && nodeArgs.length > 0 && server.child.exitCode === null) {
+      server.child.kill('SIGTERM');
+      await Promise.race([server.exited, new Promise((r) => setTimeout(r, 30_000))]);
+    }
     await server?.kill();
     await bare?.stop();
     await kube?.stop();
@@ -49,6 +56,7 @@ export async function startWire(): Promise<Wire> {
     kube = await startKubeApiProcess();
     server = await startServer({
       compiledEntry: entry,
+      nodeArgs,
       env: {
         RDEV_BACKEND: 'kube',
         KUBECONFIG: kube.kubeconfigPath,

@@ -51,13 +51,15 @@ export interface StartServerOptions {
    * process, whose children fork faster (fork copies the parent's page tables).
    */
   compiledEntry?: string;
+  /** Node options before the entry (e.g. `--cpu-prof`: the profile is written when the process exits, not on SIGKILL). */
+  nodeArgs?: string[];
 }
 
 /** Starts `node --import tsx src/server.ts`; resolves once it logged the port it listens on. */
 export async function startServer(options: StartServerOptions): Promise<ServerProcess> {
   const inspectArgs = options.inspect ? ['--inspect=127.0.0.1:0'] : [];
   const entry = options.compiledEntry ? [options.compiledEntry] : ['--import', 'tsx', 'src/server.ts'];
-  const child = spawn(process.execPath, [...inspectArgs, ...entry], {
+  const child = spawn(process.execPath, [...inspectArgs, ...(options.nodeArgs ?? []), ...entry], {
     cwd: root,
     env: { ...process.env, PORT: '0', RDEV_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
