@@ -115,6 +115,11 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/yoga-health',
     landingPage: false,
+    // The gate does both, for every route: CORS only for RDEV_CORS_ORIGINS (Yoga's default answers any origin), and the
+    // body limit (a POST needs a Content-Length within RDEV_MAX_BODY_BYTES; Node reads no more than it says). Yoga's
+    // limit piped every body through a TransformStream, a tenth of a bare Yoga's time per request.
+    cors: false,
+    maxRequestBodySize: false,
     graphiql: { title: 'rdev-api', defaultQuery: GRAPHIQL_DEFAULT_QUERY, subscriptionsProtocol: 'SSE' },
     renderGraphiQL: (options) => graphiql.render(options),
     context: ({ request, identity, signal }) => contextOf({ runs, registry, projectEvents, logger, guard, audit }, { identity, signal }, request.signal),
