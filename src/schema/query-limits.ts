@@ -150,32 +150,65 @@ export function costError(cost: number | undefined, maxComplexity: number): Grap
   );
 }
 
+/** A document's costs by operation, project count and variables ({@link costKey}); the verdict `TOO_MANY_NODES` past {@link MAX_COSTED_NODES}. */
+type Costs = Map<string, number | undefined | typeof TOO_MANY_NODES>;
+const TOO_MANY_NODES = Symbol('too many nodes');
+/** Costs kept per document: a client's few variable sets, not every value an id ever took. */
+const COSTS_PER_DOCUMENT = 64;
+/** Variables longer than this (as JSON) are costed every time, not kept. */
+const MAX_KEYED_VARIABLES = 1024;
+
+/** Where an operation's cost is kept, or undefined when it is not (variables too long to keep, or nested too deep to write). */
+function costKey(operationName: string | undefined, projects: number, variables: unknown): string | undefined {
+  let json: string;
+  try {
+    json = variables === undefined || variables === null ? '' : JSON.stringify(variables);
+  } catch {
+    return undefined; // a value nested past the stack (hostile input): costed, not kept
+  }
+  return json.length > MAX_KEYED_VARIABLES ? undefined : `${operationName ?? ''}\n${projects}\n${json}`;
+}
+
 /** Refuses operations nested deeper than `maxDepth` or with more than `maxComplexity` fields (validation), or costing more than `maxComplexity` (before they execute). */
 export function useQueryLimits(limits: QueryLimits): Plugin {
-  const check = (args: {
-    schema: GraphQLSchema;
-    document: DocumentNode;
-    variableValues?: unknown;
-    operationName?: string | null | undefined;
-  }): GraphQLError | undefined => {
-    let cost: number | undefined;
+  // Yoga parses a query text once and hands every request the same document: its cost is worked out
+  // once per document, operation, variables and project count (graphql-query-complexity walks the
+  // whole document with a TypeInfo, which cost more than executing `{ projects { id status } }`).
+  const costs = new WeakMap<DocumentNode, Costs>();
+  const costOf = (args: CheckArgs, projects: number): number | undefined | typeof TOO_MANY_NODES => {
     try {
-      cost = queryCost(args.schema, args.document, (args.variableValues ?? undefined) as Record<string, unknown> | undefined, args.operationName ?? undefined, {
-        projects: limits.projectCount?.() ?? 1,
+      return queryCost(args.schema, args.document, (args.variableValues ?? undefined) as Record<string, unknown> | undefined, args.operationName ?? undefined, {
+        projects,
       });
     } catch (err) {
       // graphql-query-complexity throws this past MAX_COSTED_NODES (a fragment spread over and over);
       // anything else it throws is an input error that execution reports in its own words.
-      if (!/maximum allowed number of nodes/.test((err as Error).message)) return undefined;
+      return /maximum allowed number of nodes/.test((err as Error).message) ? TOO_MANY_NODES : undefined;
+    }
+  };
+  const check = (args: CheckArgs): GraphQLError | undefined => {
+    const projects = limits.projectCount?.() ?? 1;
+    const key = costKey(args.operationName ?? undefined, projects, args.variableValues);
+    let known = costs.get(args.document);
+    let cost = key === undefined ? undefined : known?.get(key);
+    if (key === undefined || !known?.has(key)) {
+      cost = costOf(args, projects);
+      if (key !== undefined) {
+        if (!known || known.size >= COSTS_PER_DOCUMENT) costs.set(args.document, (known = new Map()));
+        known.set(key, cost);
+      }
+    }
+    if (cost === TOO_MANY_NODES) {
       return tooComplex(
         `the query has more than ${MAX_COSTED_NODES} fields once its fragments are expanded (RDEV_MAX_QUERY_COMPLEXITY); ask for fewer items or fields`,
       );
     }
     return costError(cost, limits.maxComplexity);
   };
+  const shape = queryShapeRule({ maxDepth: limits.maxDepth, maxFields: limits.maxComplexity });
   return {
     onValidate({ addValidationRule }) {
-      addValidationRule(queryShapeRule({ maxDepth: limits.maxDepth, maxFields: limits.maxComplexity }));
+      addValidationRule(shape);
     },
     onExecute({ args, setResultAndStopExecution }) {
       const error = check(args);
@@ -186,4 +219,12 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
       if (error) setResultAndStopExecution({ errors: [error] });
     },
   };
+}
+
+/** What {@link useQueryLimits} reads of an operation about to execute. */
+interface CheckArgs {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  variableValues?: unknown;
+  operationName?: string | null | undefined;
 }
