@@ -18,8 +18,31 @@ export type LogLevel = keyof typeof LEVELS;
  */
 const CREDENTIALS = /\b(bearer\s+|access_token=)[^\s"&\\]+/gi;
 
+let toStderr: ((line: string) => void) | undefined;
+
+/**
+ * Writes lines to stderr together, once per turn of the event loop: a write to a pipe is a system
+ * call of its own, made synchronously (Node on Linux), and the request log has a line per request.
+ * What is pending is written at exit, also when the process exits on an uncaught error.
+ */
+function stderrLines(): (line: string) => void {
+  if (toStderr) return toStderr;
+  let pending = '';
+  const flush = (): void => {
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    process.stderr.write(text);
+  };
+  process.on('exit', flush);
+  return (toStderr = (line) => {
+    if (pending === '') setImmediate(flush);
+    pending += line;
+  });
+}
+
 /** Writes lines at or above `level` to `write` (stderr by default), with credentials redacted. */
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l), base: Record<string, unknown> = {}): Logger {
+export function createLogger(level: LogLevel, write: (line: string) => void = stderrLines(), base: Record<string, unknown> = {}): Logger {
   const at = (lvl: Exclude<LogLevel, 'silent'>) => (msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < LEVELS[level]) return;
     write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields }).replace(CREDENTIALS, '$1[redacted]') + '\n');
