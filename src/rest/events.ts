@@ -39,7 +39,7 @@ export async function commandEvents(ctx: RestContext, r: RouteRequest): Promise<
     for await (const event of ctx.runs.follow(commandId, from, stream.signal)) {
       const skip = event.seq === resume.seq ? resume.line : -1;
       // One write per command event, however many lines it holds (a write per line made the shim several times slower).
-      await stream.sendAll(renderer.frames(event, skip));
+      await stream.sendText(renderer.text(event, skip));
     }
   } finally {
     stream.end();
@@ -61,7 +61,7 @@ export async function projectEvents(ctx: RestContext, r: RouteRequest): Promise<
         let renderer = renderers.get(e.commandId);
         if (!renderer) renderers.set(e.commandId, (renderer = new LineRenderer({ stream_id: e.commandId })));
         if (e.event.type === 'completed') renderers.delete(e.commandId);
-        for (const frame of renderer.frames(e.event)) await stream.send(frame.event, frame.data, `${e.commandId}/${frame.id}`);
+        await stream.sendText(renderer.text(e.event, -1, `${e.commandId}/`));
       } else if (e.type === 'command-status' && e.command.status === 'RUNNING') {
         await stream.send('start', { stream_id: e.command.id, type: e.command.kind.toLowerCase(), status: 'running' });
       }

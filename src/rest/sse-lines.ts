@@ -1,6 +1,7 @@
 import { splitAtLastNewline } from '../runs/chunker.js';
 import type { CommandEvent } from '../runs/types.js';
 import { claudeLines } from './claude-lines.js';
+import { sseFrame } from './sse-frame.js';
 import { linesOf } from './text-lines.js';
 
 /**
@@ -29,6 +30,13 @@ export interface SseFrame {
 }
 
 /**
+ * What JSON.stringify escapes in a string, `\n` aside (the lines' separator): `"`, `\\`, control characters, lone surrogates
+ * (a pair is one code point here, and JSON leaves it as it is). Also DEL and the C1 controls, which JSON leaves: those
+ * lines just take the slower way.
+ */
+const NEEDS_ESCAPE = /["\\\p{Cs}]|[^\P{Cc}\n]/u;
+
+/**
  * Turns a command's events into SSE frames, one `output` per line. Output chunks can end inside a
  * line (a slow writer's partial line is flushed after a while); the renderer carries such a tail
  * per stream and sends the line once it is complete, so clients never see one line as two.
@@ -43,6 +51,30 @@ export class LineRenderer {
     carry?: { STDOUT: string; STDERR: string },
   ) {
     if (carry) Object.assign(this.carry, carry);
+  }
+
+  /**
+   * The SSE text of one event, skipping its lines up to `skipThrough`: byte for byte what {@link frames} gives, each
+   * written with {@link sseFrame} and its id after `idPrefix`. Output lines go straight into the text, without a frame
+   * object and a JSON.stringify each (a million-line command is a million frames).
+   */
+  text(event: CommandEvent, skipThrough = -1, idPrefix = ''): string {
+    if (event.type !== 'output') return this.frames(event, skipThrough).reduce((text, f) => text + sseFrame(f.event, f.data, idPrefix + f.id), '');
+    const [whole, rest] = splitAtLastNewline(this.carry[event.stream] + event.text);
+    this.carry[event.stream] = rest;
+    // The data up to the line's value, as JSON.stringify writes it (the extra fields first).
+    const head = JSON.stringify({ ...this.extra, stream: event.stream.toLowerCase(), line: '' }).slice(0, -3);
+    const frameHead = `\nevent: output\ndata: ${head}`;
+    const idHead = `id: ${idPrefix}${event.seq}.`;
+    const plain = !NEEDS_ESCAPE.test(whole);
+    let text = '';
+    // `whole` ends with its last newline: every line is followed by one, as linesOf reads it.
+    for (let i = 0, start = 0, nl = whole.indexOf('\n'); nl >= 0; i++, start = nl + 1, nl = whole.indexOf('\n', start)) {
+      if (i <= skipThrough) continue;
+      const line = whole.slice(start, nl > start && whole.charCodeAt(nl - 1) === 13 /* \r */ ? nl - 1 : nl);
+      text += `${idHead}${i}${frameHead}${plain ? `"${line}"` : JSON.stringify(line)}}\n\n`;
+    }
+    return text;
   }
 
   /** The frames of one event, skipping its lines up to `skipThrough` (a resume inside it). */

@@ -1,11 +1,12 @@
 import type { ServerResponse } from 'node:http';
+import { sseFrame } from './sse-frame.js';
 
 /** One open Server-Sent Events response. */
 export interface SseStream {
   /** Writes one event; resolves once the socket can take more (backpressure). */
   send(event: string, data: unknown, id?: string): Promise<void>;
-  /** Writes several events in one write (the lines of one command event); resolves once the socket can take more. */
-  sendAll(frames: ReadonlyArray<{ event: string; data: unknown; id?: string | undefined }>): Promise<void>;
+  /** Writes events already framed with `sseFrame` (the lines of one command event) in one write; resolves once the socket can take more. */
+  sendText(text: string): Promise<void>;
   /** Aborts when the client goes away or the server shuts down. */
   readonly signal: AbortSignal;
   /** Ends the response cleanly. */
@@ -42,8 +43,6 @@ export function createSseStreams(): SseStreams {
       };
       open.add(end);
       res.on('close', end);
-      const frameOf = (event: string, data: unknown, id: string | undefined): string =>
-        `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
       const write = async (text: string): Promise<void> => {
         if (controller.signal.aborted || text === '') return;
         if (res.write(text)) return;
@@ -60,8 +59,8 @@ export function createSseStreams(): SseStreams {
       return {
         signal: controller.signal,
         end,
-        send: (event, data, id) => write(frameOf(event, data, id)),
-        sendAll: (frames) => write(frames.map((f) => frameOf(f.event, f.data, f.id)).join('')),
+        send: (event, data, id) => write(sseFrame(event, data, id)),
+        sendText: write,
       };
     },
     closeAll() {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sseFrame } from '../../src/rest/sse-frame.js';
 import { carryBefore, LineRenderer, parseLastEventId } from '../../src/rest/sse-lines.js';
 import { linesOf } from '../../src/rest/text-lines.js';
 import type { CommandEvent } from '../../src/runs/types.js';
@@ -71,5 +72,35 @@ describe('LineRenderer with partial lines', () => {
     // Resume after "4.0": re-read event 4 with the tails before it.
     const resumed = render(new LineRenderer({}, await carryBefore(read, 4)), 3, 0);
     expect(resumed).toEqual(['4.1 stdout:e', '5.0 stderr:e', '5 complete']);
+  });
+});
+
+describe('LineRenderer.text', () => {
+  // Quotes, backslashes, a tab and a control character, CRLF and a lone CR, a lone surrogate and a pair, non-ASCII, empty lines, partial lines.
+  const texts = ['a\r\nb"c\\d\te\u0001f\n', 'x\ud800y\n\n', 'plain\nli', 'ne\n', 'é😀\n', 'p\rq\u007f\u0085\n', '', 'no newline'];
+  const events: CommandEvent[] = [
+    ...texts.map((text, k): CommandEvent => ({ type: 'output', seq: k + 1, stream: k % 3 === 2 ? 'STDERR' : 'STDOUT', text, at })),
+    { type: 'completed', seq: texts.length + 1, status: 'SUCCEEDED', exitCode: 0, durationMs: 1, error: null, at },
+  ];
+
+  for (const extra of [{}, { stream_id: 'c1' }]) {
+    for (const skip of [-1, 0, 1]) {
+      it(`is the frames written one by one (extra ${JSON.stringify(extra)}, skip through ${skip})`, () => {
+        const [framed, written] = [new LineRenderer(extra), new LineRenderer(extra)];
+        for (const e of events) {
+          const expected = framed
+            .frames(e, skip)
+            .map((f) => sseFrame(f.event, f.data, `c1/${f.id}`))
+            .join('');
+          expect(written.text(e, skip, 'c1/'), JSON.stringify(e)).toBe(expected);
+        }
+      });
+    }
+  }
+
+  it('writes a line as the seed clients read it', () => {
+    expect(new LineRenderer().text({ type: 'output', seq: 3, stream: 'STDOUT', text: 'say "hi"\n', at })).toBe(
+      'id: 3.0\nevent: output\ndata: {"stream":"stdout","line":"say \\"hi\\""}\n\n',
+    );
   });
 });
