@@ -61,11 +61,18 @@ function tryPort(port: number, host: string): Promise<void> {
   return listen(probe, port, host).then(() => new Promise<void>((resolve) => probe.close(() => resolve())));
 }
 
+/**
+ * Connections the kernel may hold for the server before it accepts them. Node's default, 511, overflowed when 1,000
+ * subscribers connected at once to a busy server (the bench of issue 14 saw the drops: clients retried after 1, 3, 7 s).
+ * The kernel caps it at net.core.somaxconn (4096 on current kernels).
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Resolves once `server` listens; rejects with the listen error (EADDRINUSE, EACCES, …). */
 function listen(server: Server | NetServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
