@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { createAuditLog } from './audit/audit-log.js';
@@ -105,9 +104,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
   });
   const gate: GateOptions = { tokens, corsOrigins: config.corsOrigins, maxBodyBytes: config.maxBodyBytes, logger };
   const unwatch = registry.onChange((project) => projectEvents.publish({ type: 'project-status', projectId: project.id, project }));
-  const shutdown = new AbortController();
-  // Every open request listens on it (and stops listening when it closes): not a leak, so no warning at the 11th.
-  setMaxListeners(0, shutdown.signal);
+  const requests = openRequests();
   const graphiql = createGraphiQL();
 
   const yoga = createYoga<ServerContext & { req: IncomingMessage }, Context>({
@@ -162,13 +159,13 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
       else if (admitted.url.pathname.startsWith(GRAPHIQL_ASSETS_PATH)) void graphiql.serveAsset(req, res, admitted.url.pathname);
       else if (isRestPath(admitted.url.pathname)) void handleRest({ ...rest, identity: admitted.identity }, req, res, admitted.url);
       else {
-        void yoga(req, res, { req, identity: admitted.identity, signal: requestSignal(res, shutdown.signal) });
+        void yoga(req, res, { req, identity: admitted.identity, signal: requests.signal(res) });
       }
     },
     async close() {
       await runs.shutdown(config.shutdownGraceSeconds * 1000);
       await audit.close?.();
-      shutdown.abort();
+      requests.abortAll();
       streams.closeAll();
       unwatch();
       await history.close();
@@ -190,19 +187,29 @@ function loadTokensOf(config: Readonly<Config>): TokenSet | null {
 }
 
 /**
- * A signal that aborts when the client leaves before `res` is finished, or when `shutdown` aborts.
- * A response that finishes normally aborts nothing (graphql-sse's single-connection mode answers
- * the operation's POST with 202 while the operation goes on). Unlike AbortSignal.any on Node 20,
- * it leaves nothing behind on the long-lived shutdown signal.
+ * The GraphQL requests in flight, each with a signal that aborts when its client leaves before the response is finished,
+ * or at shutdown ({@link abortAll}). A response that finishes normally aborts nothing (graphql-sse's single-connection
+ * mode answers the operation's POST with 202 while the operation goes on). A set, not a listener per request on one
+ * shutdown signal: cheaper per request, and no MaxListenersExceededWarning.
  */
-function requestSignal(res: ServerResponse, shutdown: AbortSignal): AbortSignal {
-  const controller = new AbortController();
-  if (shutdown.aborted) controller.abort();
-  const onShutdown = (): void => controller.abort();
-  shutdown.addEventListener('abort', onShutdown, { once: true });
-  res.once('close', () => {
-    shutdown.removeEventListener('abort', onShutdown);
-    if (!res.writableFinished) controller.abort();
-  });
-  return controller.signal;
+function openRequests(): { signal(res: ServerResponse): AbortSignal; abortAll(): void } {
+  const open = new Set<AbortController>();
+  let stopped = false;
+  return {
+    signal(res) {
+      const controller = new AbortController();
+      if (stopped) controller.abort();
+      else open.add(controller);
+      res.once('close', () => {
+        open.delete(controller);
+        if (!res.writableFinished) controller.abort();
+      });
+      return controller.signal;
+    },
+    abortAll() {
+      stopped = true;
+      for (const controller of open) controller.abort();
+      open.clear();
+    },
+  };
 }

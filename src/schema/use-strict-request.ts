@@ -3,6 +3,9 @@ import { createGraphQLError, type Plugin } from 'graphql-yoga';
 /** Deeper bracket nesting than this is refused before parsing (graphql-js parses recursively). */
 export const MAX_DOCUMENT_NESTING = 256;
 
+/** One decoder for every body: decoding without `stream` keeps no state from one call to the next. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 const JSON_TYPE = /^application\/(json|graphql-response\+json|graphql\+json)\s*(;|$)/i;
 
 function badRequest(message: string, code = 'BAD_USER_INPUT'): Error {
@@ -42,7 +45,7 @@ export function useStrictRequest(): Plugin {
         setRequestParser(async (req) => {
           let text: string;
           try {
-            text = new TextDecoder('utf-8', { fatal: true }).decode(await req.arrayBuffer());
+            text = UTF8.decode(await req.arrayBuffer());
           } catch {
             throw badRequest('the request body is not valid UTF-8');
           }
