@@ -5,11 +5,16 @@
  * (`@graphql-yoga/plugin-graphql-sse`, at `/graphql/stream` as our server serves it).
  *
  * Run as a script it prints `{"port":N}` on stdout and stays until its stdin closes. A line
- * `go N` on its stdin makes the publisher publish `Date.now()` every 50 ms, N times, then `end`,
- * which completes every `clock` subscription. A `clock` subscriber first gets `ready` (it is then
- * on the pubsub), then the published lines.
+ * `go N` on its stdin starts a clock process, the same shell loop the server's command runs
+ * (`date +%s%3N; sleep 0.05`, N times), and the publisher publishes each chunk it reads from
+ * that process's stdout (its lines, as the server's output events carry them), then `end`, which
+ * completes every `clock` subscription. The clock is a process of its own on both sides: a clock
+ * inside this process (a `setInterval`) slowed down with the fan-out it fed (about 650 ms a
+ * tick for 1,000 subscribers at load 15), so its lines were stamped late, looked on time, and
+ * most never came before the deadline. A `clock` subscriber first gets `ready` (it is then on
+ * the pubsub), then the published lines.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +27,7 @@ const self = fileURLToPath(import.meta.url);
 export interface BareYoga {
   url: string;
   pid: number;
-  /** Starts the publisher: `lines` timestamps, 50 ms apart, then `end`. */
+  /** Starts the clock process: `lines` timestamps, 50 ms apart, each chunk of them published as it is read, then `end`. */
   go(lines: number): void;
   /** Ends the process and waits for it. */
   stop(): Promise<void>;
@@ -57,11 +62,14 @@ async function serve(): Promise<void> {
         Subscription: {
           clock: {
             subscribe: async function* () {
-              const ticks = pubsub.subscribe('tick');
-              yield 'ready';
-              for await (const tick of ticks) {
-                if (tick === 'end') return;
-                yield tick;
+              // A Repeater adds its listener at the first `next()`: asked for before `ready`, so that `ready` means on the pubsub.
+              const ticks = pubsub.subscribe('tick')[Symbol.asyncIterator]();
+              const first = ticks.next();
+              try {
+                yield 'ready';
+                for (let tick = await first; !tick.done && tick.value !== 'end'; tick = await ticks.next()) yield tick.value;
+              } finally {
+                await ticks.return?.();
               }
             },
             resolve: (tick: string) => tick,
@@ -75,20 +83,23 @@ async function serve(): Promise<void> {
   const server = createServer(yoga);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   console.log(JSON.stringify({ port: (server.address() as { port: number }).port }));
-  let timer: NodeJS.Timeout | undefined;
+  let clock: ChildProcess | undefined;
   const commands = createInterface({ input: process.stdin });
   commands.on('line', (line) => {
     const lines = Number(/^go (\d+)$/.exec(line)?.[1] ?? 0);
-    let sent = 0;
-    clearInterval(timer);
-    timer = setInterval(() => {
-      if (sent++ < lines) return pubsub.publish('tick', String(Date.now()));
-      clearInterval(timer);
-      pubsub.publish('tick', 'end');
-    }, 50);
+    clock?.kill();
+    const me = (clock = spawn('sh', ['-c', `i=0; while [ $i -lt ${lines} ]; do date +%s%3N; sleep 0.05; i=$((i+1)); done`], { stdio: 'pipe' }));
+    let carry = '';
+    me.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const text = carry + chunk;
+      const end = text.lastIndexOf('\n');
+      carry = text.slice(end + 1);
+      if (end >= 0) pubsub.publish('tick', text.slice(0, end));
+    });
+    me.on('close', () => pubsub.publish('tick', 'end'));
   });
   await new Promise((r) => commands.once('close', r));
-  clearInterval(timer);
+  clock?.kill();
   server.closeAllConnections();
   await new Promise((r) => server.close(r));
 }

@@ -11,7 +11,8 @@ import { count, gql, row, runShell, spawnKubectlExec, type Wire } from './wire-s
  *
  * P3: many graphql-sse subscribers (distinct connections, one client) on one command printing its
  * clock every 50 ms (`date +%s%3N`, as `replicas-latency.ts` does), against the bare Yoga whose
- * one publisher fans `Date.now()` every 50 ms through its pubsub to the same number of clients.
+ * one publisher fans the lines of the same shell loop (a process of its own) through its pubsub to
+ * the same number of clients.
  * Subscribers join in waves of {@link WAVE} (the next once the last has its `ready`), then a go
  * (a file the command waits for; a line on the bare Yoga's stdin) starts the clock. Latency =
  * receive time − the timestamp; lines of the first second are left out (warm-up).
@@ -136,7 +137,7 @@ export async function p3(w: Wire): Promise<void> {
   };
   const bare = (n: number, k: number) =>
     fanout(
-      { url: w.bare.url, query: 'subscription { clock }', variables: {}, lines: (r) => [String(r.data?.clock)], go: () => w.bare.go(k) },
+      { url: w.bare.url, query: 'subscription { clock }', variables: {}, lines: (r) => String(r.data?.clock).split('\n'), go: () => w.bare.go(k) },
       n,
       k,
       w.bare.pid,
