@@ -13,67 +13,95 @@ export function firstAfter(events: readonly CommandEvent[], afterSeq: number): n
   return lo;
 }
 
-/** A wait armed with {@link AppendWaiters.arm}: settles at the next wake of its command. */
-export interface ArmedWait {
-  /** The events the wake handed over (undefined for a wake without events, a cancel or an abort). */
-  readonly woken: Promise<readonly CommandEvent[] | undefined>;
-  /** Stops waiting (resolves `woken` with undefined); safe to call more than once. */
-  cancel(): void;
+/** Events, and characters of text, a follower may hold unread before it drops them and reads the log instead (a slow consumer). */
+const MAX_BUFFERED_EVENTS = 10_000;
+const MAX_BUFFERED_CHARS = 1 << 20;
+/** Events one read of the log returns. */
+const PAGE = 1000;
+
+const charsOf = (events: readonly CommandEvent[]): number => events.reduce((n, e) => n + (e.type === 'output' ? e.text.length : 0), 0);
+
+/**
+ * One follower's inbox: the durable events it was handed since it last looked (the arrays the
+ * wakes handed over, shared by every follower of the command), or word that it must read for itself.
+ */
+class Inbox {
+  private handed: Array<readonly CommandEvent[]> = [];
+  private events = 0;
+  private chars = 0;
+  /** Something became durable that is not in the inbox (a wake without events, or too much unread): read the log. */
+  reread = false;
+  private wake: (() => void) | undefined;
+
+  /** `chars`: the text length of `events` (counted once for all the inboxes). */
+  push(events: readonly CommandEvent[] | undefined, chars: number): void {
+    if (events === undefined || this.events + events.length > MAX_BUFFERED_EVENTS || this.chars + chars > MAX_BUFFERED_CHARS) {
+      this.take();
+      this.reread = true;
+    } else if (events.length > 0) {
+      this.handed.push(events);
+      this.events += events.length;
+      this.chars += chars;
+    }
+    this.notify();
+  }
+
+  /** Takes what was handed over, in order. */
+  take(): Array<readonly CommandEvent[]> {
+    const handed = this.handed;
+    this.handed = [];
+    this.events = this.chars = 0;
+    return handed;
+  }
+
+  /** Resolves at the next push or {@link notify} (at once when something is waiting already). */
+  next(): Promise<void> {
+    if (this.events > 0 || this.reread) return Promise.resolve();
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
 }
 
 /**
- * Who waits for the next events of each command to become readable (durable); shared by every
- * {@link EventLog} implementation. A wake may hand the waiter the events that just became
- * durable, so that it needs no read to see them (and sees them even when the store has closed).
+ * The followers of each command, for the {@link EventLog} implementations whose commits this
+ * process sees (memory, SQLite). A follower's inbox is open for as long as it follows: each
+ * wake hands the durable events to every follower of the command at once, so that however
+ * many there are, none of them reads the log for them (a follower reads only to catch up: at
+ * its start, after a wake without events, or when it fell {@link MAX_BUFFERED_EVENTS} events behind).
  */
-export class AppendWaiters {
-  private readonly waiters = new Map<string, Set<(events?: readonly CommandEvent[]) => void>>();
+export class FollowerInboxes {
+  private readonly inboxes = new Map<string, Set<Inbox>>();
 
-  /**
-   * Registers a wait for the next {@link AppendWaiters.wake} of `commandId` now, before the caller
-   * reads: with an asynchronous read, a commit that lands during the read still wakes it.
-   */
-  arm(commandId: string, signal: AbortSignal): ArmedWait {
-    let set = this.waiters.get(commandId);
-    if (!set) {
-      set = new Set();
-      this.waiters.set(commandId, set);
-    }
-    const waiting = set;
-    let wake!: (events?: readonly CommandEvent[]) => void;
-    const woken = new Promise<readonly CommandEvent[] | undefined>((resolve) => {
-      wake = (events) => {
-        if (!waiting.delete(wake)) return;
-        if (waiting.size === 0 && this.waiters.get(commandId) === waiting) this.waiters.delete(commandId);
-        signal.removeEventListener('abort', onAbort);
-        resolve(events);
-      };
-    });
-    const onAbort = (): void => wake();
-    waiting.add(wake);
-    if (signal.aborted) wake();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    return { woken, cancel: () => wake() };
+  /** Opens an inbox for `commandId` (before the follower's first read: a commit during the read lands in it). */
+  open(commandId: string): { inbox: Inbox; close: () => void } {
+    let set = this.inboxes.get(commandId);
+    if (!set) this.inboxes.set(commandId, (set = new Set()));
+    const inbox = new Inbox();
+    const mine = set;
+    mine.add(inbox);
+    const close = (): void => {
+      mine.delete(inbox);
+      if (mine.size === 0 && this.inboxes.get(commandId) === mine) this.inboxes.delete(commandId);
+    };
+    return { inbox, close };
   }
 
-  /** Whether anyone waits for `commandId` now. */
-  has(commandId: string): boolean {
-    return this.waiters.has(commandId);
-  }
-
-  /** Commands someone waits for now. */
-  commands(): string[] {
-    return [...this.waiters.keys()];
-  }
-
-  /** Wakes everyone waiting for `commandId`; `events`: the command's events that just became durable, in order. */
+  /** Hands `events` (the command's events that just became durable, in order) to every follower of `commandId`; undefined: they read. */
   wake(commandId: string, events?: readonly CommandEvent[]): void {
-    for (const wake of [...(this.waiters.get(commandId) ?? [])]) wake(events);
+    const inboxes = this.inboxes.get(commandId);
+    if (!inboxes) return;
+    const chars = events ? charsOf(events) : 0;
+    for (const inbox of inboxes) inbox.push(events, chars);
   }
 
-  /** Wakes everyone (the log is closing). */
+  /** Wakes everyone (the log is closing: each ends once it has what it was handed). */
   wakeAll(): void {
-    for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake();
+    for (const set of this.inboxes.values()) for (const inbox of set) inbox.notify();
   }
 }
 
@@ -104,8 +132,9 @@ export class DurableListeners {
 
 /**
  * `EventLog.follow` for any log: everything `read` returns after `afterSeq`, then what each wake
- * of `waiters` makes readable, each event once and in order, ending after the completion event,
- * when `signal` aborts or when `closed()` says so (after yielding the events the last wake handed over).
+ * of `followers` hands over, each event once and in order, ending after the completion event,
+ * when `signal` aborts or when `closed()` says so (after yielding the events it was handed).
+ * Handed events that do not follow on from what it has (a gap) send it back to `read`.
  */
 export async function* followLog(o: {
   commandId: string;
@@ -113,41 +142,51 @@ export async function* followLog(o: {
   signal: AbortSignal;
   /** Readable (durable) events only. */
   read: (commandId: string, afterSeq: number, limit: number) => Promise<CommandEvent[]>;
-  waiters: AppendWaiters;
+  followers: FollowerInboxes;
   closed?: () => boolean;
 }): AsyncGenerator<CommandEvent> {
   const closed = o.closed ?? (() => false);
-  let seq = o.afterSeq;
-  while (!o.signal.aborted && !closed()) {
-    // Armed before the read: a commit that lands while the read is on its way still wakes this follower.
-    const wait = o.waiters.arm(o.commandId, o.signal);
-    let caughtUp = false;
-    try {
-      for (let batch = await o.read(o.commandId, seq, 1000); batch.length > 0; batch = await o.read(o.commandId, seq, 1000)) {
+  const { signal } = o;
+  // Opened before the first read: a commit that lands while the read is on its way is in the inbox.
+  const { inbox, close } = o.followers.open(o.commandId);
+  const onAbort = (): void => inbox.notify();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    let seq = o.afterSeq;
+    let behind = true;
+    while (!signal.aborted) {
+      if (behind || inbox.reread) {
+        // What was handed over before this read is in it, or comes after it (and is then kept).
+        inbox.reread = false;
+        const batch = await o.read(o.commandId, seq, PAGE);
         for (const event of batch) {
           seq = event.seq;
           yield event;
-          if (event.type === 'completed') return;
+          if (event.type === 'completed' || signal.aborted) return;
         }
-        if (o.signal.aborted) return;
+        behind = batch.length === PAGE;
+        continue;
       }
-      caughtUp = true;
-    } finally {
-      if (!caughtUp) wait.cancel();
+      const handed = inbox.take();
+      for (const events of handed) {
+        let i = firstAfter(events, seq);
+        if (i < events.length && events[i]!.seq !== seq + 1) {
+          behind = true; // a gap: the log has what came between
+          break;
+        }
+        for (; i < events.length; i++) {
+          const event = events[i]!;
+          seq = event.seq;
+          yield event;
+          if (event.type === 'completed' || signal.aborted) return;
+        }
+      }
+      if (handed.length > 0) continue;
+      if (closed()) return;
+      await inbox.next();
     }
-    if (closed()) {
-      wait.cancel();
-      return;
-    }
-    const woken = await wait.woken;
-    if (o.signal.aborted || !woken) continue;
-    // The wake's events follow on from what was read only if nothing came between: else the next read has them.
-    for (let i = firstAfter(woken, seq); i < woken.length && woken[i]!.seq === seq + 1; i++) {
-      const event = woken[i]!;
-      seq = event.seq;
-      yield event;
-      if (event.type === 'completed') return;
-      if (o.signal.aborted) return;
-    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    close();
   }
 }

@@ -1,5 +1,5 @@
 import type { EventLog } from './event-log.js';
-import { AppendWaiters, DurableListeners, firstAfter, followLog } from './log-follow.js';
+import { DurableListeners, FollowerInboxes, firstAfter, followLog } from './log-follow.js';
 import type { CommandEvent } from './types.js';
 
 /**
@@ -9,7 +9,7 @@ import type { CommandEvent } from './types.js';
  */
 export function createMemoryEventLog(options: { onListenerError?: (err: unknown) => void } = {}): EventLog {
   const logs = new Map<string, CommandEvent[]>();
-  const waiters = new AppendWaiters();
+  const followers = new FollowerInboxes();
   const durable = new DurableListeners(options.onListenerError);
 
   const readNow = (commandId: string, afterSeq: number, limit: number): CommandEvent[] => {
@@ -29,7 +29,7 @@ export function createMemoryEventLog(options: { onListenerError?: (err: unknown)
       for (const e of stored) events.push(e);
       if (stored.length > 0) {
         durable.emit(commandId, stored);
-        waiters.wake(commandId, stored);
+        followers.wake(commandId, stored);
       }
       return stored;
     },
@@ -37,6 +37,6 @@ export function createMemoryEventLog(options: { onListenerError?: (err: unknown)
     lastSeq,
     durableSeq: lastSeq,
     onDurable: (listener) => durable.add(listener),
-    follow: (commandId, afterSeq, signal) => followLog({ commandId, afterSeq, signal, read, waiters }),
+    follow: (commandId, afterSeq, signal) => followLog({ commandId, afterSeq, signal, read, followers }),
   };
 }

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
 import type { EventLog } from '../runs/event-log.js';
-import { AppendWaiters, DurableListeners, firstAfter, followLog } from '../runs/log-follow.js';
+import { DurableListeners, FollowerInboxes, firstAfter, followLog } from '../runs/log-follow.js';
 import type { CommandEvent } from '../runs/types.js';
 import { eventOf, type EventRow } from './rows.js';
 import type { WriteQueue } from './write-queue.js';
@@ -41,7 +41,7 @@ export function createSqliteEventLog(db: Database.Database, queue: WriteQueue, o
   const lastSeqs = new Map<string, number>();
   /** Events appended but not committed yet, per command in seq order (the same objects the queue holds). */
   const pending = new Map<string, CommandEvent[]>();
-  const waiters = new AppendWaiters();
+  const followers = new FollowerInboxes();
   const durable = new DurableListeners((err) => options.logger?.error('event log: an onDurable listener threw', { err: String(err) }));
 
   const durableSeqNow = (commandId: string): number => (queue.isClosed ? 0 : (selectLastSeq.get(commandId)?.seq ?? 0));
@@ -79,8 +79,8 @@ export function createSqliteEventLog(db: Database.Database, queue: WriteQueue, o
     lastSeq: async (commandId) => lastSeqs.get(commandId) ?? durableSeqNow(commandId),
     durableSeq: async (commandId) => durableSeqNow(commandId),
     onDurable: (listener) => durable.add(listener),
-    follow: (commandId, afterSeq, signal) => followLog({ commandId, afterSeq, signal, read, waiters, closed: () => queue.isClosed }),
-    releaseFollowers: () => waiters.wakeAll(),
+    follow: (commandId, afterSeq, signal) => followLog({ commandId, afterSeq, signal, read, followers, closed: () => queue.isClosed }),
+    releaseFollowers: () => followers.wakeAll(),
     committed(batch) {
       for (const [commandId, seq] of batch) {
         const waiting = pending.get(commandId);
@@ -94,7 +94,7 @@ export function createSqliteEventLog(db: Database.Database, queue: WriteQueue, o
           if (events.at(-1)?.type === 'completed') lastSeqs.delete(commandId);
         }
         durable.emit(commandId, events);
-        waiters.wake(commandId, events);
+        followers.wake(commandId, events);
       }
     },
   };

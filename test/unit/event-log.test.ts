@@ -32,6 +32,34 @@ describe('memory event log', () => {
     expect(seen).toEqual([1, 2, 3]);
   });
 
+  it('gives a follower that fell behind by more than it may hold every event once and in order (it reads the log again)', async () => {
+    const log = createMemoryEventLog();
+    await log.append('a', [out('first')]);
+    const follower = log.follow('a', 0, new AbortController().signal)[Symbol.asyncIterator]();
+    const seen = [(await follower.next()).value!.seq];
+    // 30 appends of 1,000 lines while the follower does not look: more than its inbox holds.
+    for (let i = 0; i < 30; i++)
+      await log.append(
+        'a',
+        Array.from({ length: 1000 }, (_, j) => out(`${i}.${j}`)),
+      );
+    await log.append('a', [{ type: 'completed', status: 'SUCCEEDED', exitCode: 0, durationMs: 1, error: null, at }]);
+    for (let r = await follower.next(); !r.done; r = await follower.next()) seen.push(r.value.seq);
+    expect(seen).toEqual(Array.from({ length: 30_002 }, (_, i) => i + 1));
+  });
+
+  it('hands each append to every follower of the command, each event once and in order', async () => {
+    const log = createMemoryEventLog();
+    const followers = Array.from({ length: 3 }, async () => {
+      const seen: number[] = [];
+      for await (const e of log.follow('a', 0, new AbortController().signal)) seen.push(e.seq);
+      return seen;
+    });
+    for (let i = 0; i < 5; i++) await log.append('a', [out(`${i}`), out(`${i}'`)]);
+    await log.append('a', [{ type: 'completed', status: 'SUCCEEDED', exitCode: 0, durationMs: 1, error: null, at }]);
+    for (const seen of await Promise.all(followers)) expect(seen).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+  });
+
   it('stops following when the signal aborts', async () => {
     const log = createMemoryEventLog();
     const controller = new AbortController();
