@@ -136,6 +136,21 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     return p;
   };
 
+  // One agent for every exec socket: the first exec's, kept. A new agent per socket (client-node's way) meant a full TLS
+  // handshake each time (both sides verify certificates); one agent resumes the TLS session it cached. The agent holds
+  // only the TLS (and proxy) settings of the kubeconfig, which are read once anyway; the credentials go in each
+  // request's headers, made per exec as before. An upgraded socket leaves the agent: nothing else is shared.
+  type HttpsOptions = Parameters<KubeConfig['applyToHTTPSOptions']>[0];
+  let agent: HttpsOptions['agent'];
+  const sharedAgentConfig: KubeConfig = Object.create(kc, {
+    applyToHTTPSOptions: {
+      value: async (opts: HttpsOptions): Promise<void> => {
+        await kc.applyToHTTPSOptions(opts);
+        opts.agent = agent ??= opts.agent;
+      },
+    },
+  }) as KubeConfig;
+
   /** Opens one exec socket; rejects when it cannot be opened within `connectTimeoutMs`. */
   const openExec = (
     pod: string,
@@ -148,7 +163,7 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     // A handler per exec, with our streams: client-node's default one would apply a server CLOSE
     // frame to process.stdout/stderr, and the CLOSE frame must not reach Exec's handler, which
     // throws on an unknown channel inside the socket's message event.
-    const handler = new WebSocketHandler(kc, undefined, { stdin: stdin ?? new PassThrough(), stdout, stderr });
+    const handler = new WebSocketHandler(sharedAgentConfig, undefined, { stdin: stdin ?? new PassThrough(), stdout, stderr });
     const ws: WebSocketInterface = {
       connect: (path, text, binary) => handler.connect(path, text, binary && ((channel, buff) => channel === CLOSE_CHANNEL || binary(channel, buff))),
     };
