@@ -8,6 +8,7 @@ import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-no
 import type { Logger } from '../logger.js';
 import { withTimeout } from './deadline.js';
 import type { AttachOutcome, AttachRequest, Executor, Offsets, StartRequest, Started, SupervisedRef } from './executor.js';
+import { EarlyFollow, startAndFollowArgv } from './kube-early-follow.js';
 import { connectFailure, execEnding, type ExecEnding } from './kube-status.js';
 import {
   checkArgv,
@@ -123,6 +124,8 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
   const api = kc.makeApiClient(CoreV1Api);
   // close() aborts this: every attach ends `detached` (starts and control execs run to their end).
   const closing = new AbortController();
+  /** Followers that starts left running, by command id, until the attach claims them (see startFollowing). */
+  const earlyFollows = new Map<string, { early: EarlyFollow; result: Promise<ExecResult>; stop: AbortController }>();
   const pending = new Set<Promise<unknown>>();
 
   /** Tracks `p` so that close() can wait for it. */
@@ -296,6 +299,40 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
     return pod;
   };
 
+  /**
+   * A start without stdin: one exec that starts the command and goes on as its follower from
+   * offset 0 ({@link startAndFollowArgv}), one exec round trip fewer before the first output and
+   * the end. The follower waits in {@link earlyFollows} for the attach that comes next.
+   */
+  const startFollowing = async (pod: string, request: StartRequest, start: string[]): Promise<Started> => {
+    const commandId = request.commandId;
+    const stop = new AbortController();
+    const early: EarlyFollow = new EarlyFollow(() => {
+      if (earlyFollows.get(commandId)?.early === early) earlyFollows.delete(commandId);
+      stop.abort();
+    });
+    const argv = startAndFollowArgv(start, followArgv(spoolDirOf(spoolRoot, commandId), { stdout: 0, stderr: 0 }));
+    const result = track(exec(pod, argv, { stdin: 'open', onOutput: (stream, bytes) => early.output(stream, bytes), signal: stop.signal }));
+    void result.finally(() => early.ended()).catch(() => undefined);
+    // Not aborted by close() until the start is through (a start runs to its end); the follower is, as any attach.
+    const line = await early.started;
+    const fail = (reason: string) => new Error(`cannot start the command in pod ${pod}: ${reason}`);
+    if (line?.code === 0) {
+      const onClose = (): void => stop.abort();
+      if (closing.signal.aborted) onClose();
+      else closing.signal.addEventListener('abort', onClose, { once: true });
+      void result.finally(() => closing.signal.removeEventListener('abort', onClose)).catch(() => undefined);
+      earlyFollows.set(commandId, { early, result, stop });
+      return { pgid: parsePgid(line.text) ?? null };
+    }
+    const r = await result;
+    if (line) throw fail(`the start script exited ${line.code}: ${line.text || 'no message'}`);
+    if (r.type === 'aborted') throw fail('the Kubernetes executor closed');
+    if (r.type !== 'ended') throw fail(r.reason);
+    if (r.ending.type === 'exit') throw fail(`the start script exited ${r.ending.exitCode}: no message`);
+    throw fail((await podDeleted(pod)) ?? r.ending.reason);
+  };
+
   const start = async (request: StartRequest): Promise<Started> => {
     const pod = podOf(request);
     const workspace = request.target.workspace || o.workspace || '/workspace';
@@ -308,6 +345,7 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
       stdin: request.stdin !== undefined,
       maxSpoolBytes: o.maxSpoolBytes,
     });
+    if (request.stdin === undefined) return startFollowing(pod, request, argv);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const r = await exec(pod, argv, {
@@ -338,8 +376,21 @@ export function createKubeExecutor(o: KubeExecutorOptions): Executor {
       const deleted = await podDeleted(pod);
       return deleted ? { type: 'lost', reason: deleted } : { type: 'disconnected', reason };
     };
+    // The follower the start left running, when this attach is the one it was for (from offset 0).
+    let first: Promise<ExecResult> | undefined;
+    const pre = earlyFollows.get(request.commandId);
+    earlyFollows.delete(request.commandId);
+    if (pre && delivered.stdout === 0 && delivered.stderr === 0 && pre.early.claim(onOutput)) {
+      const detach = (): void => pre.stop.abort();
+      if (request.signal.aborted) detach();
+      else request.signal.addEventListener('abort', detach, { once: true });
+      first = pre.result.finally(() => request.signal.removeEventListener('abort', detach));
+    } else pre?.stop.abort();
     for (let follows = 1; ; follows++) {
-      const r = await exec(pod, followArgv(spool, delivered), { stdin: 'open', onOutput, signal: AbortSignal.any([request.signal, closing.signal]) });
+      const r = first
+        ? await first
+        : await exec(pod, followArgv(spool, delivered), { stdin: 'open', onOutput, signal: AbortSignal.any([request.signal, closing.signal]) });
+      first = undefined;
       if (r.type === 'aborted') return { type: 'detached' };
       if (r.type === 'pod-gone') return { type: 'lost', reason: r.reason };
       if (r.type === 'unreachable') return broke(r.reason);

@@ -2,7 +2,7 @@
 // Kubernetes API test server, whose commands are real processes: start + attach by offset, exit
 // codes, stdin, workdir, signals from any executor, cut connections, deleted pods, a killed supervisor.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +191,35 @@ describe('kube executor: start, attach, exit codes', () => {
       stdout: '456789',
       stderr: 'f',
     });
+  });
+
+  it('an attach from other offsets than the start left its follower at: that follower ends, the attach reads from its offsets', async () => {
+    const pod = await freshPod();
+    const s = await start(pod, ['sh', '-c', 'printf 0123456789; printf abcdef >&2']);
+    const a = attach(s, { stdout: 4, stderr: 5 });
+    expect({ outcome: await a.outcome, stdout: a.stdout(), stderr: a.stderr() }).toEqual({
+      outcome: { type: 'exited', exitCode: 0 },
+      stdout: '456789',
+      stderr: 'f',
+    });
+    await until(
+      'no follower left in the pod',
+      () => followersIn(pod),
+      (pids) => pids.length === 0,
+    );
+  });
+
+  it("rejects a start whose spool cannot be made, with the start script's words", async () => {
+    const file = join(SPOOL, `not-a-dir-${newId()}`);
+    writeFileSync(file, '');
+    const ex = newExecutor({ spoolDir: join(file, 'spool') });
+    try {
+      await expect(start(demo, ['true'], {}, ex)).rejects.toThrow(
+        /cannot start the command in pod claudebox-demo-0: the start script exited 125: rdev: cannot create the spool/,
+      );
+    } finally {
+      await ex.close();
+    }
   });
 
   it('rejects a start in a pod that does not exist, in words', async () => {
