@@ -31,14 +31,19 @@
  * checker beside the command (`setsid`: a session and group of its own, so a signal to the
  * command's group neither kills it nor finds it keeping that group alive; its stdout is not the
  * start script's pipe, so the start returns as before). About once a second the checker takes
- * both files' sizes (one `stat`) and frees the disk blocks of each file past the bound
- * (`fallocate --punch-hole`, only for a file that grew since). The sizes, and so every offset,
- * stay: the freed range reads back as zeros, and a reader drops it anyway, since a byte at an
- * offset of `maxSpoolBytes` or more in either file is past the cap, which counts both streams
- * together. Once the command's group is gone the supervisor kills the checker and its group,
- * reaps it, punches once more (a fast writer that ended between two checks) and only then writes
- * `exit`. A checker whose supervisor died (it is reparented) ends at its next check. A
- * filesystem without hole punching, or no `fallocate`, keeps the data.
+ * both files' sizes (one `stat`) and frees the disk blocks of each file past the bound, except
+ * its last {@link SPOOL_TAIL_BYTES} (`fallocate --punch-hole`, only for a file that grew since).
+ * The sizes, and so every offset, stay: the freed range reads back as zeros, and a reader drops
+ * it anyway, since a byte at an offset of `maxSpoolBytes` or more in either file is past the cap,
+ * which counts both streams together. The kept tail is what a reader still needs past the cap:
+ * the end of the output, where a Claude run's `result` line is, which gives the run its status
+ * (a reader that is behind, or the last punch right after a fast writer ended, would otherwise
+ * read zeros there). Once the command's group is gone the supervisor kills the checker and its
+ * group, reaps it, punches once more (a fast writer that ended between two checks) and only then
+ * writes `exit`. A checker whose supervisor died (it is reparented) ends at its next check. A
+ * filesystem without hole punching, or no `fallocate`, keeps the data. So each file holds on disk
+ * at most `maxSpoolBytes` + {@link SPOOL_TAIL_BYTES} (plus a block on each side of the hole and
+ * what was written since the last check).
  */
 import type { Offsets } from './executor.js';
 
@@ -75,7 +80,9 @@ function supervisorScript(maxSpoolBytes: number): string {
     'exec >/dev/null; date +%s >"$s/started"; ' +
     // The spool checker (after the exec above: it must not hold the start script's pipe). setsid:
     // a group of its own (neither the command's nor ours), so that one kill below ends it and its sleep.
-    (bounded ? `m=${maxSpoolBytes}; ${PUNCH_FN}setsid sh -c ${shellQuote(SPOOL_CHECKER)} rdev-spool-check "$s" "$m" & k=$!; ` : '') +
+    (bounded
+      ? `m=${maxSpoolBytes}; t=${SPOOL_TAIL_BYTES}; ${PUNCH_FN}setsid sh -c ${shellQuote(SPOOL_CHECKER)} rdev-spool-check "$s" "$m" "$t" & k=$!; `
+      : '') +
     'wait $c; rc=$?; ' +
     // What the command left running in its group goes with it. kill() returns before they are
     // dead (one may be inside a write), so wait (up to ~1 s) until no live process is in the group
@@ -94,25 +101,36 @@ function supervisorScript(maxSpoolBytes: number): string {
 }
 
 /**
+ * What each spool file keeps past the bound, at its end (1 MiB): the last lines of the output stay
+ * readable however far behind a reader is, so a Claude run's `result` line (a few KiB: the final
+ * text and the usage) is read and the run gets its status. A last line longer than this may be
+ * read back as zeros in part by a reader that is behind (a `result` line that long would then be
+ * lost, and the run FAILED "without a result message"): what bounds the disk use must bound the tail.
+ */
+export const SPOOL_TAIL_BYTES = 1024 * 1024;
+
+/**
  * Shell function `punch`: frees the disk blocks of the spool's `stdout` and `stderr` (spool `$s`)
- * past byte `$m`, with one `stat` for both files and one `fallocate` per file that grew past `$m`
- * since its last punch (`$po`, `$pe`). The apparent size stays (a hole reads back as zeros, and
- * every byte at an offset of `$m` or more is past the output cap anyway); a failure (no
- * `fallocate`, a filesystem without hole punching) keeps the data.
+ * from byte `$m` to `$t` bytes before the end, with one `stat` for both files and one `fallocate`
+ * per file that grew past `$m + $t` since its last punch (`$po`, `$pe`). The apparent size stays
+ * (a hole reads back as zeros, and every byte at an offset of `$m` or more is past the output cap
+ * anyway); a failure (no `fallocate`, a filesystem without hole punching) keeps the data.
  */
 const PUNCH_FN =
   'punch() { n=$(stat -c %s "$s/stdout" "$s/stderr" 2>/dev/null) || return 0; set -- $n; ' +
-  '[ "$1" -gt "$m" ] 2>/dev/null && [ "$1" != "$po" ] && { po=$1; fallocate --punch-hole --offset "$m" --length $(($1-m)) "$s/stdout" 2>/dev/null; }; ' +
-  '[ "$2" -gt "$m" ] 2>/dev/null && [ "$2" != "$pe" ] && { pe=$2; fallocate --punch-hole --offset "$m" --length $(($2-m)) "$s/stderr" 2>/dev/null; }; ' +
+  '[ "$1" -gt $((m+t)) ] 2>/dev/null && [ "$1" != "$po" ] && ' +
+  '{ po=$1; fallocate --punch-hole --offset "$m" --length $(($1-t-m)) "$s/stdout" 2>/dev/null; }; ' +
+  '[ "$2" -gt $((m+t)) ] 2>/dev/null && [ "$2" != "$pe" ] && ' +
+  '{ pe=$2; fallocate --punch-hole --offset "$m" --length $(($2-t-m)) "$s/stderr" 2>/dev/null; }; ' +
   'return 0; }; ';
 
 /**
- * The spool checker: `$1` the spool, `$2` the bound. About once a second it punches the spool
+ * The spool checker: `$1` the spool, `$2` the bound, `$3` the tail kept. About once a second it punches the spool
  * (`punch`) until the supervisor ends it. Should the supervisor die (killed), the checker is
  * reparented: it sees its parent change in `/proc/self/stat` and ends too (no fork for that look).
  */
 const SPOOL_CHECKER =
-  's=$1; m=$2; ' +
+  's=$1; m=$2; t=$3; ' +
   PUNCH_FN +
   'while sleep 1; do ' +
   '{ read -r l </proc/self/stat; } 2>/dev/null && { l=${l##*") "}; set -- $l; [ "$2" = "$PPID" ] || exit 0; }; ' +
@@ -138,8 +156,9 @@ export interface StartArgvOptions {
   /**
    * The bound, in bytes, on what each of the spool's `stdout` and `stderr` keeps on disk
    * (`RDEV_MAX_OUTPUT_BYTES`): while the command runs, and once more right before its exit is
-   * recorded, the blocks of each file past this offset are freed (`fallocate --punch-hole`); the
-   * files' sizes, and so every reader's offsets, stay as they are. Undefined or 0: no bound.
+   * recorded, the blocks of each file past this offset are freed (`fallocate --punch-hole`) but for
+   * its last {@link SPOOL_TAIL_BYTES}; the files' sizes, and so every reader's offsets, stay as
+   * they are. Undefined or 0: no bound.
    */
   maxSpoolBytes?: number | undefined;
 }

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { ClaudeEvent, NewCommandEvent, OutputEvent } from './types.js';
+import type { ClaudeEvent, NewCommandEvent, OutputEvent, OutputStream } from './types.js';
 
 /**
  * Counts and hashes a command's output, and keeps what is logged under `maxBytes`: past it,
@@ -10,6 +10,14 @@ import type { ClaudeEvent, NewCommandEvent, OutputEvent } from './types.js';
  * process (both streams, whatever they become), which the audit reports; {@link OutputMeter.admit}
  * and {@link OutputMeter.admitMessage} see the events made of them and apply the limit, counting an
  * output event by its text and a Claude message by the line it was parsed from.
+ *
+ * What the audit gets: {@link OutputMeter.bytes} counts every byte of both streams; {@link
+ * OutputMeter.digest} hashes the bytes of each stream below offset `maxBytes`, in the order they
+ * were read. The spool frees the bytes of each file past that offset (but for its tail, see
+ * `SPOOL_TAIL_BYTES` in `src/exec/supervisor.ts`) while the command runs, so a reader that is
+ * behind reads zeros there: their number is exact (offsets stay), their content is not known, and
+ * hashing them would make the digest depend on how fast the server read. Below the bound every
+ * byte is the command's own; a command that stays below it has every byte hashed.
  */
 export class OutputMeter {
   private readonly hash: Hash = createHash('sha256');
@@ -19,12 +27,17 @@ export class OutputMeter {
   dropped = 0;
   /** Bytes logged. */
   private kept = 0;
+  /** Where each stream's next byte is in its spool file. */
+  private readonly offsets: Record<OutputStream, number> = { STDOUT: 0, STDERR: 0 };
 
   constructor(private readonly maxBytes: number) {}
 
-  /** Takes bytes as they come from the process, before they are split into lines or parsed. */
-  read(bytes: Uint8Array): void {
-    this.hash.update(bytes);
+  /** Takes bytes of `stream` as they come from the process, before they are split into lines or parsed. */
+  read(stream: OutputStream, bytes: Uint8Array): void {
+    const at = this.offsets[stream];
+    // Only the bytes below the spool's bound: past it they may read back as zeros (see the class comment).
+    if (at < this.maxBytes) this.hash.update(bytes.length <= this.maxBytes - at ? bytes : bytes.subarray(0, this.maxBytes - at));
+    this.offsets[stream] = at + bytes.length;
     this.bytes += bytes.length;
   }
 
@@ -71,7 +84,7 @@ export class OutputMeter {
     };
   }
 
-  /** sha256 of the raw bytes {@link read}, dropped output included. */
+  /** sha256 of the raw bytes {@link read} below the bound of each stream (see the class comment), dropped output included. */
   digest(): string {
     return this.hash.copy().digest('hex');
   }

@@ -16,10 +16,10 @@ export interface OutputSink {
  * Counts and hashes every byte the process wrote (`meter.read`) before `sink` splits or parses it:
  * what the audit reports is the raw output, whatever kind of run it came from.
  */
-export function createMeteredSink(meter: { read(bytes: Uint8Array): void }, sink: OutputSink): OutputSink {
+export function createMeteredSink(meter: { read(stream: OutputStream, bytes: Uint8Array): void }, sink: OutputSink): OutputSink {
   return {
     write(stream, bytes) {
-      meter.read(bytes);
+      meter.read(stream, bytes);
       sink.write(stream, bytes);
     },
     end: () => sink.end(),

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -8,6 +11,7 @@ import {
   CLAUDE_STANDIN_TEXT,
   floodDirective,
   linesDirective,
+  recordDirective,
   standinEcho,
 } from '../support/claude/index.js';
 import { COMMAND_EVENTS, collect, gqlData, sseClient, until, waitFinal } from './client.js';
@@ -193,32 +197,58 @@ describe('runClaude: the audit and the output limit', () => {
 
   describe('with RDEV_MAX_OUTPUT_BYTES=1024', () => {
     let small: TestApp;
+    let records: string;
     beforeAll(async () => {
       small = await startTestApp({ env: { RDEV_MAX_OUTPUT_BYTES: '1024' } });
+      records = mkdtempSync(path.join(tmpdir(), 'rdev-claude-records-'));
     });
-    afterAll(() => small?.close());
+    afterAll(async () => {
+      await small?.close();
+      if (records) rmSync(records, { recursive: true, force: true });
+    });
 
-    it('keeps at most 1 KiB of messages and one marker, runs to the end, and audits every byte', async () => {
+    /** Runs a Claude run whose output goes far past the limit; its stdout as the CLI wrote it, and what the server made of it. */
+    async function cappedRun(n: number): Promise<{ id: string; written: Buffer; done: Record<string, any>; events: any[]; claude: any }> {
+      const file = path.join(records, `run-${n}`);
       const { runClaude: run } = await gqlData(small.url, `mutation($input: RunClaudeInput!) { runClaude(input: $input) { id } }`, {
-        input: { projectId: 'alpha', prompt: `many ${linesDirective(200)}` },
+        input: { projectId: n % 2 === 0 ? 'alpha' : 'beta', prompt: `many ${linesDirective(200)} ${recordDirective(file)}` },
       });
-      const done = await waitFinal(small.url, run.id);
-      // Only the exit code: the status needs the result message, past the limit here, and the spool
-      // bound (the same RDEV_MAX_OUTPUT_BYTES) may free its blocks before they are read (then FAILED,
-      // "without a result message"). The messages dropped from the log are still read and folded.
-      expect(done.exitCode).toBe(0);
+      const done = await waitFinal(small.url, run.id, 120_000);
       const client = sseClient(small.url, false);
       const events = await collect(client, COMMAND_EVENTS, { id: run.id }).finally(() => client.dispose());
-      const markers = events.filter((e) => e.__typename === 'CommandOutput' && e.text.startsWith('[rdev] output limit'));
-      const kept = rawOf(events.filter((e) => !markers.includes(e)));
-      expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(1024);
-      expect(events.filter((e) => e.__typename === 'ClaudeMessage').length).toBeGreaterThan(0);
-      const audit = await auditOf(small.url, run.id);
-      // 200 assistant messages of more than 100 bytes each.
-      expect(audit.outputBytes).toBeGreaterThan(200 * 100);
-      expect(markers.map((m) => [m.stream, m.text])).toEqual([
-        ['STDERR', `[rdev] output limit of 1024 bytes reached: ${audit.outputBytes - Buffer.byteLength(kept)} bytes of output were dropped\n`],
-      ]);
+      const { command } = await gqlData(small.url, `query($id: ID!) { command(id: $id) { claude { ${CLAUDE_RUN} } } }`, { id: run.id });
+      return { id: run.id, written: readFileSync(file), done, events, claude: command.claude };
+    }
+
+    it('keeps at most 1 KiB of messages and one marker, takes the status from the result past the limit, and audits every byte', async () => {
+      // Many runs: a result line freed from the spool before it was read failed about half of them ("without a result message").
+      const runs = await Promise.all(Array.from({ length: 20 }, (_, n) => cappedRun(n)));
+      for (const { id, written, done, events, claude } of runs) {
+        const lines = written.toString('utf8').trimEnd().split('\n');
+        const result = JSON.parse(lines.at(-1)!);
+        expect(lines).toHaveLength(202);
+        expect({ status: done.status, exitCode: done.exitCode, error: done.error, result: claude.result, numTurns: claude.numTurns }).toEqual({
+          status: 'SUCCEEDED',
+          exitCode: 0,
+          error: null,
+          result: result.result,
+          numTurns: result.num_turns,
+        });
+        const markers = events.filter((e) => e.__typename === 'CommandOutput' && e.text.startsWith('[rdev] output limit'));
+        const kept = rawOf(events.filter((e) => !markers.includes(e)));
+        expect(Buffer.byteLength(kept)).toBeLessThanOrEqual(1024);
+        // What was kept is what the CLI wrote first.
+        expect(written.subarray(0, Buffer.byteLength(kept)).toString('utf8')).toBe(kept);
+        expect(events.filter((e) => e.__typename === 'ClaudeMessage').length).toBeGreaterThan(0);
+        expect(markers.map((m) => [m.stream, m.text])).toEqual([
+          ['STDERR', `[rdev] output limit of 1024 bytes reached: ${written.length - Buffer.byteLength(kept)} bytes of output were dropped\n`],
+        ]);
+        // Every byte counted; the digest covers the bytes below the limit (past it the spool may have freed them).
+        expect(await auditOf(small.url, id)).toEqual({
+          outputBytes: written.length,
+          outputSha256: createHash('sha256').update(written.subarray(0, 1024)).digest('hex'),
+        });
+      }
     });
   });
 });

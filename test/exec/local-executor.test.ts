@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AttachOutcome, Executor, Offsets, StartRequest, SupervisedRef } from '../../src/exec/executor.js';
 import { createLocalExecutor, type LocalExecutorOptions } from '../../src/exec/local.js';
-import { lostReason, spoolDirOf } from '../../src/exec/supervisor.js';
+import { lostReason, SPOOL_TAIL_BYTES, spoolDirOf } from '../../src/exec/supervisor.js';
 
 /** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
@@ -347,7 +347,13 @@ describe('local executor', () => {
     const OUT = 'abcdefghi\n';
     const ERR = 'ZYXWVUTSR\n';
 
-    /** Checks both spool files after the exit: bounded on disk, full size, the first `max` bytes intact; and the attach delivered every byte. */
+    /** The bound on what a file holds on disk: the bytes up to the bound, the tail kept, a block on each side of the hole and the slack. */
+    const onDiskBound = max + SPOOL_TAIL_BYTES + 2 * 4096 + slack;
+
+    /**
+     * Checks both spool files after the exit: bounded on disk, full size, the first `max` bytes and the last
+     * {@link SPOOL_TAIL_BYTES} intact, zeros between; and the attach delivered every byte, the real ones up to the bound.
+     */
     const expectBounded = (spool: string, c: Collected) => {
       const out = diskUse(`${spool}/stdout`);
       const err = diskUse(`${spool}/stderr`);
@@ -356,14 +362,19 @@ describe('local executor', () => {
         delivered: [5_000_000, 3_000_000],
         sizes: [5_000_000, 3_000_000],
       });
-      expect(out.allocated).toBeLessThanOrEqual(max + slack);
-      expect(err.allocated).toBeLessThanOrEqual(max + slack);
+      expect(out.allocated).toBeLessThanOrEqual(onDiskBound);
+      expect(err.allocated).toBeLessThanOrEqual(onDiskBound);
       const onDisk = { stdout: readFileSync(`${spool}/stdout`), stderr: readFileSync(`${spool}/stderr`) };
-      expect(onDisk.stdout.subarray(0, max).equals(pattern(OUT, max))).toBe(true);
-      expect(onDisk.stderr.subarray(0, max).equals(pattern(ERR, max))).toBe(true);
-      // The freed range reads back as zeros.
-      expect(onDisk.stdout.subarray(max + 4096).every((b) => b === 0)).toBe(true);
-      expect(onDisk.stderr.subarray(max + 4096).every((b) => b === 0)).toBe(true);
+      for (const [file, line, size] of [
+        [onDisk.stdout, OUT, 5_000_000],
+        [onDisk.stderr, ERR, 3_000_000],
+      ] as const) {
+        const whole = pattern(line, size);
+        expect(file.subarray(0, max).equals(whole.subarray(0, max))).toBe(true);
+        // The freed range reads back as zeros; the tail is kept.
+        expect(file.subarray(max + 4096, size - SPOOL_TAIL_BYTES - 4096).every((b) => b === 0)).toBe(true);
+        expect(file.subarray(size - SPOOL_TAIL_BYTES).equals(whole.subarray(size - SPOOL_TAIL_BYTES))).toBe(true);
+      }
       // What the attach delivered up to the bound is the command's output.
       expect(c.stdout.subarray(0, max).equals(pattern(OUT, max))).toBe(true);
       expect(c.stderr.subarray(0, max).equals(pattern(ERR, max))).toBe(true);
@@ -381,7 +392,7 @@ describe('local executor', () => {
       await waitFor(() => {
         const out = diskUse(`${spool}/stdout`);
         const err = diskUse(`${spool}/stderr`);
-        return out.size === 5_000_000 && err.size === 3_000_000 && out.allocated <= max + slack && err.allocated <= max + slack;
+        return out.size === 5_000_000 && err.size === 3_000_000 && out.allocated <= onDiskBound && err.allocated <= onDiskBound;
       }, 'the checker to free the blocks past the bound while the command runs');
       expect(existsSync(`${spool}/exit`)).toBe(false);
       writeFileSync(gate, '');
@@ -398,7 +409,8 @@ describe('local executor', () => {
       const { executor, start } = setup({ maxSpoolBytes: max });
       const { ref, pgid, spool } = await start(['sh', '-c', 'sleep 300']);
       // The checker's own shell (the supervisor's arguments hold its script too; setsid runs only a moment).
-      const isChecker = (p: { args: string }): boolean => p.args.startsWith('sh -c s=$1; m=$2; ') && p.args.endsWith(` rdev-spool-check ${spool} ${max}`);
+      const isChecker = (p: { args: string }): boolean =>
+        p.args.startsWith('sh -c s=$1; m=$2; t=$3; ') && p.args.endsWith(` rdev-spool-check ${spool} ${max} ${SPOOL_TAIL_BYTES}`);
       await waitFor(() => processesWith(spool).some(isChecker), 'the checker to run');
       const checker = processesWith(spool).find(isChecker)!;
       const supervisor = Number(readFileSync(`${spool}/supervisor`, 'utf8').trim());

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   floodDirective,
   linesDirective,
   readStandinSession,
+  recordDirective,
   standinEcho,
   standinResumedEcho,
   standinSessionPath,
@@ -452,6 +453,19 @@ describe('claude stand-in: [flood:N]', () => {
     const raw = run.stdout.split('\n');
     expect(raw[1]).toBe('x'.repeat(3_000_000));
     expect(jsonLines([raw[0], ...raw.slice(2)].join('\n')).map((l) => l.type)).toEqual(['system', 'assistant', 'result']);
+  });
+});
+
+describe('claude stand-in: [record:PATH]', () => {
+  it('also appends every byte it writes on stdout to PATH', async () => {
+    const { claude } = setup();
+    const file = join(tempDir('claude-record-'), 'stdout');
+    const run = await claude(['-p', `keep ${recordDirective(file)} ${linesDirective(3)} ${D.notJson} ${D.split}`, ...STREAM]);
+    expect(run.code).toBe(0);
+    const raw = run.stdout.split('\n');
+    expect(raw[1]).toBe(TEXT.notJsonLine);
+    expect(jsonLines([raw[0], ...raw.slice(2)].join('\n')).map((l) => l.type)).toEqual(['system', 'assistant', 'assistant', 'assistant', 'result']);
+    expect(readFileSync(file, 'utf8')).toBe(run.stdout);
   });
 });
 

@@ -70,14 +70,24 @@ describe('OutputMeter', () => {
     expect(meter.dropped).toBe(5);
   });
   it('counts and hashes the raw bytes it reads, whatever they become (invalid UTF-8 and Claude lines included)', () => {
-    const meter = new OutputMeter(4);
+    const meter = new OutputMeter(100);
     const chunks = [Buffer.from('{"type":"system"}\n'), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from('tail')];
-    for (const c of chunks) meter.read(c);
+    for (const c of chunks) meter.read('STDOUT', c);
     expect(meter.bytes).toBe(18 + 3 + 4);
     expect(meter.digest()).toBe(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'));
     // What is admitted or dropped changes neither.
     meter.admit([out('0123456789')]);
     expect(meter.bytes).toBe(25);
+  });
+  it('counts every byte but hashes only those of each stream below the bound (past it the spool may read back as zeros)', () => {
+    const meter = new OutputMeter(8);
+    meter.read('STDOUT', Buffer.from('0123'));
+    meter.read('STDERR', Buffer.from('abcdef'));
+    meter.read('STDOUT', Buffer.from('456789'));
+    meter.read('STDERR', Buffer.from('ghij'));
+    meter.read('STDOUT', Buffer.from('\0\0\0'));
+    expect(meter.bytes).toBe(23);
+    expect(meter.digest()).toBe(createHash('sha256').update('0123abcdef4567gh').digest('hex'));
   });
 });
 

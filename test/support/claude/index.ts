@@ -55,6 +55,11 @@ export function floodDirective(bytes: number): string {
   return `[flood:${bytes}]`;
 }
 
+/** The `[record:PATH]` directive: every byte written on stdout is also appended to the file `path` (absolute). */
+export function recordDirective(path: string): string {
+  return `[record:${path}]`;
+}
+
 /** The text the first assistant message of a new session carries for `prompt`. */
 export function standinEcho(prompt: string): string {
   return `You said: ${prompt}`;
