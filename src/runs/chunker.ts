@@ -34,13 +34,21 @@ export function splitAtLastNewline(text: string): [string, string] {
   return [text.slice(0, cut), text.slice(cut)];
 }
 
-/** Splits `text` into pieces of at most `max` characters, cutting after a newline where one is in range. */
+/** True for the first code unit of a UTF-16 surrogate pair. */
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/**
+ * Splits `text` into pieces of at most `max` UTF-16 code units (`max` ≥ 2), cutting after a newline where one is
+ * in range, and never inside a surrogate pair: half a pair would be written out as U+FFFD, changing the bytes.
+ */
 export function splitAtLines(text: string, max: number): string[] {
   const pieces: string[] = [];
   let rest = text;
   while (rest.length > max) {
     const nl = rest.lastIndexOf('\n', max - 1);
-    const cut = nl >= 0 ? nl + 1 : max;
+    const cut = nl >= 0 ? nl + 1 : isHighSurrogate(rest.charCodeAt(max - 1)) ? max - 1 : max;
     pieces.push(rest.slice(0, cut));
     rest = rest.slice(cut);
   }

@@ -22,6 +22,9 @@ describe('splitAtLines', () => {
   it('cuts a single line longer than the maximum at the maximum', () => {
     expect(splitAtLines('abcdefgh', 3)).toEqual(['abc', 'def', 'gh']);
   });
+  it('cuts before a surrogate pair that the maximum would split', () => {
+    expect(splitAtLines('ab😀cd', 3)).toEqual(['ab', '😀c', 'd']);
+  });
 });
 
 describe('OutputChunker', () => {
@@ -81,6 +84,36 @@ describe('OutputChunker', () => {
         .map((c) => c.text)
         .join(''),
     ).toBe('héllo wörld\n');
+  });
+
+  it('never cuts a surrogate pair at the 64 Ki cut of a long line: the bytes arrive exactly as written', () => {
+    const { chunker, all } = collector();
+    // An emoji (4 UTF-8 bytes, 2 UTF-16 code units) across the cut at 65536 code units, then one
+    // across the next cut; the bytes go in as the pipe may deliver them, the emoji's bytes split too.
+    const written = Buffer.from(`${'x'.repeat(65535)}😀${'y'.repeat(65534)}🎉tail`);
+    const bounds = [0, 10, 65530, 65537, 65538, 131000, 131076, written.length];
+    for (let i = 1; i < bounds.length; i++) chunker.write('STDOUT', written.subarray(bounds[i - 1], bounds[i]));
+    chunker.end();
+    const chunks = all();
+    // Each chunk is well-formed text (a lone surrogate would become U+FFFD, 3 bytes) within the bound.
+    for (const c of chunks) {
+      expect(Buffer.from(c.text, 'utf8').toString('utf8')).toBe(c.text);
+      expect(c.text.length).toBeLessThanOrEqual(65536);
+    }
+    expect(Buffer.concat(chunks.map((c) => Buffer.from(c.text, 'utf8'))).equals(written)).toBe(true);
+    // What the run counts to move its spool offsets matches the bytes.
+    expect(chunks.reduce((n, c) => n + Buffer.byteLength(c.text), 0)).toBe(written.length);
+  });
+
+  it('keeps multi-byte characters whole whatever the write boundaries, past several cuts', () => {
+    // 4 code units a repetition, 999 a chunk: the cuts fall everywhere in it.
+    const { chunker, all } = collector({ maxChunkChars: 999 });
+    const written = Buffer.from('€😀a'.repeat(5000));
+    for (let at = 0; at < written.length; at += 777) chunker.write('STDOUT', written.subarray(at, at + 777));
+    chunker.end();
+    const chunks = all();
+    for (const c of chunks) expect(Buffer.from(c.text, 'utf8').toString('utf8')).toBe(c.text);
+    expect(Buffer.concat(chunks.map((c) => Buffer.from(c.text, 'utf8'))).equals(written)).toBe(true);
   });
 
   it('splits output past maxChunkChars at line boundaries and flushes at once', () => {
