@@ -18,7 +18,14 @@ export interface AuditEntry {
   refusal: { code: string; message: string } | null;
   status: CommandStatus | null;
   exitCode: number | null;
+  /** Every byte the command wrote, both streams, dropped output included. */
   outputBytes: number | null;
+  /**
+   * sha256 of those bytes, each stream's only up to `RDEV_MAX_OUTPUT_BYTES` (past it the spool frees
+   * them while the command runs), in the order they were read; null until the end, and null at the end
+   * when the server that finished the command adopted it from another (a restart, a take-over): it did
+   * not read the bytes before, and a hash's state cannot be stored (see `OutputMeter`).
+   */
   outputSha256: string | null;
   finishedAt: Date | null;
 }
@@ -27,7 +34,7 @@ export interface AuditEntry {
 export interface AuditLog {
   accepted(e: { caller: string; projectId: string; kind: CommandKind; argv: string[]; commandId: string }): void;
   refused(e: { caller: string; projectId: string; kind: CommandKind; argv: string[]; code: string; message: string }): void;
-  finished(e: { commandId: string; status: CommandStatus; exitCode: number | null; outputBytes: number; outputSha256: string }): void;
+  finished(e: { commandId: string; status: CommandStatus; exitCode: number | null; outputBytes: number; outputSha256: string | null }): void;
   /** Recent entries, newest first, with `seq < before`. */
   list(options: { before?: number; limit: number }): Promise<AuditEntry[]>;
   /** Resolves once what was recorded so far is written (tests, shutdown). */

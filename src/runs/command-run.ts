@@ -31,7 +31,8 @@ export interface CommandRunDeps {
   reattachMs: number;
   /** Output coalescing window, see {@link OutputChunker}. */
   coalesceMs?: number | undefined;
-  audit?: { finished(e: { commandId: string; status: CommandStatus; exitCode: number | null; outputBytes: number; outputSha256: string }): void } | undefined;
+  audit?:
+    { finished(e: { commandId: string; status: CommandStatus; exitCode: number | null; outputBytes: number; outputSha256: string | null }): void } | undefined;
   metrics?:
     | {
         started(command: Command): void;
@@ -115,7 +116,7 @@ export class CommandRun {
     const d = this.d;
     const logger = d.logger.child({ commandId: this.id });
     if (mode === 'start') {
-      this.update({ status: 'RUNNING', startedAt: this.command.startedAt ?? new Date(), spool: { pgid: null, stdout: 0, stderr: 0 } });
+      this.update({ status: 'RUNNING', startedAt: this.command.startedAt ?? new Date(), spool: { pgid: null, stdout: 0, stderr: 0, logged: 0 } });
       this.publishStatus();
       d.metrics?.started(this.command);
       logger.info('command started', { argv0: this.command.argv[0] });
@@ -137,7 +138,8 @@ export class CommandRun {
       logger.info('command adopted', { offsets: this.position() });
     }
     const startedAt = this.command.startedAt?.getTime() ?? Date.now();
-    const meter = new OutputMeter(d.maxOutputBytes);
+    // An adopted command's meter goes on from what is stored: the cap holds across restarts.
+    const meter = new OutputMeter(d.maxOutputBytes, this.position());
     const timeout = setTimeout(() => this.requestStop('timeout'), Math.max(0, startedAt + this.command.timeoutSeconds * 1000 - Date.now()));
     // Watchdog: the Claude CLI is known to stop writing yet keep running (claude-code 39700, 17248).
     const idleSeconds = this.command.kind === 'CLAUDE' ? d.claudeIdleTimeoutSeconds : 0;
@@ -238,10 +240,13 @@ export class CommandRun {
     return this.command.spool ?? { pgid: null, stdout: 0, stderr: 0 };
   }
 
-  /** Logs the events the meter admitted of those that cover `covered` more bytes of each stream: the position moves in the same write. */
-  private append(admitted: NewCommandEvent[], covered: Partial<Record<OutputStream, number>>): void {
+  /**
+   * Logs the events the meter admitted of those that cover `covered` more bytes of each stream, `logged` bytes
+   * logged in all so far (the meter's count): the position moves in the same write.
+   */
+  private append(admitted: NewCommandEvent[], covered: Partial<Record<OutputStream, number>>, logged: number): void {
     const at = this.position();
-    const moved = { ...at, stdout: at.stdout + (covered.STDOUT ?? 0), stderr: at.stderr + (covered.STDERR ?? 0) };
+    const moved = { ...at, stdout: at.stdout + (covered.STDOUT ?? 0), stderr: at.stderr + (covered.STDERR ?? 0), logged };
     if (moved.stdout !== at.stdout || moved.stderr !== at.stderr) this.update({ spool: moved });
     if (admitted.length > 0) this.d.log.append(this.id, admitted).catch((err: unknown) => this.lostWrite(err));
   }
@@ -268,14 +273,14 @@ export class CommandRun {
       emit: (chunks) => {
         const covered = { STDOUT: 0, STDERR: 0 };
         for (const c of chunks) covered[c.stream] += Buffer.byteLength(c.text);
-        this.append(meter.admit(chunks.map((c) => ({ type: 'output', stream: c.stream, text: c.text, at: new Date() }))), covered);
+        this.append(meter.admit(chunks.map((c) => ({ type: 'output', stream: c.stream, text: c.text, at: new Date() }))), covered, meter.kept);
       },
     });
     if (this.command.kind !== 'CLAUDE') return createMeteredSink(meter, createPlainSink(chunker));
     return createMeteredSink(
       meter,
       createClaudeSink(chunker, (message, bytes) => {
-        this.append(meter.admitMessage(claudeEventOf(message, new Date()), bytes), { STDOUT: bytes });
+        this.append(meter.admitMessage(claudeEventOf(message, new Date()), bytes), { STDOUT: bytes }, meter.kept);
         const summary = foldClaudeMessage(this.command.claude ?? EMPTY_CLAUDE_SUMMARY, message);
         if (summary !== this.command.claude) this.update({ claude: summary });
       }),

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { ClaudeEvent, NewCommandEvent, OutputEvent, OutputStream } from './types.js';
+import type { ClaudeEvent, NewCommandEvent, OutputEvent, OutputStream, SpoolPosition } from './types.js';
 
 /**
  * Counts and hashes a command's output, and keeps what is logged under `maxBytes`: past it,
@@ -18,19 +18,45 @@ import type { ClaudeEvent, NewCommandEvent, OutputEvent, OutputStream } from './
  * behind reads zeros there: their number is exact (offsets stay), their content is not known, and
  * hashing them would make the digest depend on how fast the server read. Below the bound every
  * byte is the command's own; a command that stays below it has every byte hashed.
+ *
+ * A server that adopts a running command (a restart, a replica taking it over) resumes the meter
+ * from the stored spool position: the count, the offsets and what the cap has used go on from
+ * there, so the cap holds across restarts. The hash cannot: a hash's state is not stored, and the
+ * bytes read before are not read again. Such a meter has no {@link OutputMeter.digest} (null): the
+ * audit says it does not know rather than give the digest of a part.
  */
 export class OutputMeter {
   private readonly hash: Hash = createHash('sha256');
-  /** Raw bytes read from the command, both streams, in the order they were read (after an adoption: since then). */
+  /** Raw bytes the command wrote, both streams (after an adoption: those covered before it, and those read since). */
   bytes = 0;
   /** Bytes of output or messages left out of the log past the limit. */
   dropped = 0;
-  /** Bytes logged. */
-  private kept = 0;
+  /** Bytes logged (after an adoption: those logged before it too). */
+  get kept(): number {
+    return this.logged;
+  }
+  private logged = 0;
   /** Where each stream's next byte is in its spool file. */
-  private readonly offsets: Record<OutputStream, number> = { STDOUT: 0, STDERR: 0 };
+  private readonly offsets: Record<OutputStream, number>;
+  /** False once resumed from a position past 0: the bytes before it are not in the hash. */
+  private readonly wholeHash: boolean;
 
-  constructor(private readonly maxBytes: number) {}
+  /**
+   * @param maxBytes the output cap (`RDEV_MAX_OUTPUT_BYTES`), also the spool's bound.
+   * @param from where an adopted command's stored events end (see {@link SpoolPosition.logged}); a new command starts at 0.
+   */
+  constructor(
+    private readonly maxBytes: number,
+    from?: SpoolPosition,
+  ) {
+    const covered = (from?.stdout ?? 0) + (from?.stderr ?? 0);
+    this.offsets = { STDOUT: from?.stdout ?? 0, STDERR: from?.stderr ?? 0 };
+    this.bytes = covered;
+    // Whatever was covered and not logged was dropped: the cap was reached, and stays so.
+    this.logged = Math.min(from?.logged ?? covered, maxBytes, covered);
+    this.dropped = covered - this.logged;
+    this.wholeHash = covered === 0;
+  }
 
   /** Takes bytes of `stream` as they come from the process, before they are split into lines or parsed. */
   read(stream: OutputStream, bytes: Uint8Array): void {
@@ -48,7 +74,7 @@ export class OutputMeter {
       const bytes = Buffer.from(e.text);
       const room = this.room();
       if (bytes.length <= room) {
-        this.kept += bytes.length;
+        this.logged += bytes.length;
         admitted.push(e);
         continue;
       }
@@ -57,7 +83,7 @@ export class OutputMeter {
       const prefix = fits.includes('\n') ? fits.slice(0, fits.lastIndexOf('\n') + 1) : '';
       if (prefix) admitted.push({ ...e, text: prefix });
       const keptBytes = Buffer.byteLength(prefix);
-      this.kept += keptBytes;
+      this.logged += keptBytes;
       this.dropped += bytes.length - keptBytes;
     }
     return admitted;
@@ -66,7 +92,7 @@ export class OutputMeter {
   /** A Claude message parsed from a line of `bytes` bytes (newline included): logged whole while it fits, else dropped. */
   admitMessage(event: Omit<ClaudeEvent, 'seq'>, bytes: number): NewCommandEvent[] {
     if (bytes <= this.room()) {
-      this.kept += bytes;
+      this.logged += bytes;
       return [event];
     }
     this.dropped += bytes;
@@ -84,12 +110,15 @@ export class OutputMeter {
     };
   }
 
-  /** sha256 of the raw bytes {@link read} below the bound of each stream (see the class comment), dropped output included. */
-  digest(): string {
-    return this.hash.copy().digest('hex');
+  /**
+   * sha256 of the raw bytes {@link read} below the bound of each stream (see the class comment), dropped output
+   * included; null for a meter resumed past 0 (an adopted command: the bytes before are not in the hash).
+   */
+  digest(): string | null {
+    return this.wholeHash ? this.hash.copy().digest('hex') : null;
   }
 
   private room(): number {
-    return this.dropped > 0 ? 0 : Math.max(0, this.maxBytes - this.kept);
+    return this.dropped > 0 ? 0 : Math.max(0, this.maxBytes - this.logged);
   }
 }

@@ -46,7 +46,7 @@ export interface RunManagerOptions {
   limits: RunLimits;
   logger: Logger;
   /** Told how each command ended (status, output size and digest). */
-  audit?: { finished(e: { commandId: string; status: Command['status']; exitCode: number | null; outputBytes: number; outputSha256: string }): void };
+  audit?: { finished(e: { commandId: string; status: Command['status']; exitCode: number | null; outputBytes: number; outputSha256: string | null }): void };
   /** Output coalescing window, see `OutputChunker`. */
   coalesceMs?: number;
   /**

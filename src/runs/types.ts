@@ -48,6 +48,12 @@ export interface SpoolPosition {
   pgid: number | null;
   stdout: number;
   stderr: number;
+  /**
+   * How many of the `stdout + stderr` bytes covered went into the log, the rest being past the
+   * output cap: what the cap has used, so that a server adopting the command goes on from there.
+   * Absent in a record written before it was kept (then taken as all of them, up to the cap).
+   */
+  logged?: number | undefined;
 }
 
 /** A piece of a command's output: whole lines where the command wrote whole lines. */

@@ -27,6 +27,8 @@ export interface CommandRow {
   /** NULL for a command that never went RUNNING under a supervisor. */
   stdout_offset: number | null;
   stderr_offset: number | null;
+  /** NULL where no spool position is, or in a row written before it was kept. */
+  output_logged: number | null;
 }
 
 /** An `events` row as better-sqlite3 returns it. */
@@ -72,6 +74,7 @@ export function commandParams(c: Command): CommandParams {
     pgid: c.spool?.pgid ?? null,
     stdout_offset: c.spool ? c.spool.stdout : null,
     stderr_offset: c.spool ? c.spool.stderr : null,
+    output_logged: c.spool?.logged ?? null,
   };
 }
 
@@ -93,7 +96,10 @@ export function commandOf(r: CommandRow): Command {
     durationMs: r.duration_ms,
     claude: r.claude === null ? null : (JSON.parse(r.claude) as ClaudeSummary),
     prunedAt: date(r.pruned_at),
-    spool: r.stdout_offset === null ? null : { pgid: r.pgid, stdout: r.stdout_offset, stderr: r.stderr_offset ?? 0 },
+    spool:
+      r.stdout_offset === null
+        ? null
+        : { pgid: r.pgid, stdout: r.stdout_offset, stderr: r.stderr_offset ?? 0, ...(r.output_logged === null ? {} : { logged: r.output_logged }) },
   };
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 
 /** The schema this code writes; `PRAGMA user_version` of a file says which one it holds. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Migrations, index `i` takes a file from version `i` to `i + 1`. Append, never edit: a file
@@ -80,6 +80,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE commands ADD COLUMN pgid INTEGER;
   ALTER TABLE commands ADD COLUMN stdout_offset INTEGER;
   ALTER TABLE commands ADD COLUMN stderr_offset INTEGER;
+  `,
+  `
+  -- How many of the bytes those offsets cover the log kept (the output cap counts these).
+  ALTER TABLE commands ADD COLUMN output_logged INTEGER;
   `,
 ];
 

@@ -79,6 +79,22 @@ describe('OutputMeter', () => {
     meter.admit([out('0123456789')]);
     expect(meter.bytes).toBe(25);
   });
+  it('resumes from a stored position below the cap: the count, the offsets and the room go on from there; no digest', () => {
+    const meter = new OutputMeter(10, { pgid: null, stdout: 4, stderr: 2, logged: 6 });
+    expect(meter.admit([out('abc\n'), out('z\n')])).toEqual([out('abc\n')]);
+    meter.read('STDOUT', Buffer.from('abc\nz\n'));
+    expect({ bytes: meter.bytes, kept: meter.kept, dropped: meter.dropped, digest: meter.digest() }).toEqual({ bytes: 12, kept: 10, dropped: 2, digest: null });
+  });
+  it('resumes from a stored position past the cap: nothing more is logged, and the marker counts what was dropped before', () => {
+    const meter = new OutputMeter(10, { pgid: null, stdout: 12, stderr: 0, logged: 9 });
+    expect(meter.admit([out('x\n')])).toEqual([]);
+    expect(meter.marker()).toMatchObject({ text: '[rdev] output limit of 10 bytes reached: 5 bytes of output were dropped\n' });
+  });
+  it('resumes a position stored before the logged count was: all of it logged, up to the cap', () => {
+    expect(new OutputMeter(10, { pgid: null, stdout: 6, stderr: 0 }).kept).toBe(6);
+    const past = new OutputMeter(10, { pgid: null, stdout: 8, stderr: 7 });
+    expect({ kept: past.kept, dropped: past.dropped }).toEqual({ kept: 10, dropped: 5 });
+  });
   it('counts every byte but hashes only those of each stream below the bound (past it the spool may read back as zeros)', () => {
     const meter = new OutputMeter(8);
     meter.read('STDOUT', Buffer.from('0123'));

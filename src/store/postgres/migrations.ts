@@ -102,6 +102,10 @@ const MIGRATIONS: readonly string[] = [
     at     timestamptz NOT NULL
   );
   `,
+  `
+  -- How many of the bytes the spool offsets cover the log kept (the output cap counts these).
+  ALTER TABLE commands ADD COLUMN output_logged bigint;
+  `,
 ];
 
 /** The schema this code writes; `max(version)` of `schema_migrations` says which one a database holds. */

@@ -56,6 +56,7 @@ export const COMMAND_COLUMNS = [
   ['pgid', 'integer'],
   ['stdout_offset', 'bigint'],
   ['stderr_offset', 'bigint'],
+  ['output_logged', 'bigint'],
 ] as const;
 
 /** The values of {@link COMMAND_COLUMNS} for `c` (argv and claude as JSON, Dates as epoch ms). */
