@@ -64,11 +64,14 @@ export function claudeEventOf(message: ClaudeStreamMessage, at: Date): Omit<Clau
   };
 }
 
-/** What {@link LineSplitter} makes of the text: a whole line, or a piece of a line too long to be a message. */
+/** What {@link LineSplitter} makes of the text: a whole line, or a piece of a line that cannot be a message. */
 export type LinePiece =
   /** A line of at most `maxLineChars`, without its newline. */
   | { type: 'line'; line: string }
-  /** Part of a line longer than `maxLineChars`, as written (the last part ends with its newline). */
+  /**
+   * Part of a line that cannot be a message, as written (the last part ends with its newline): longer than
+   * `maxLineChars`, or, while unterminated, starting with something else than `{`.
+   */
   | { type: 'long'; text: string };
 
 /**
@@ -81,15 +84,20 @@ export const MAX_CLAUDE_LINE_CHARS = 8 * 1024 * 1024;
 /**
  * Splits decoded text into lines, reassembling a line written across several chunks. Linear: a
  * chunk is searched for newlines once, and the pieces of an unfinished line are joined only when
- * its newline comes. A line that grows past `maxLineChars` is given up as a message: what is held
- * goes out as a `long` piece, and so does the rest of that line as it arrives, so that what is held
- * stays bounded.
+ * its newline comes. Only a line that may be a message is held until its newline: one that grows
+ * past `maxLineChars`, or whose first character other than white space is not `{` (no
+ * {@link parseClaudeLine} message), is given up: what is held goes out as a `long` piece, and so
+ * does the rest of that line as it arrives. What is held stays bounded, and a long line of plain
+ * output (a 64 MiB line of a tool) is passed on as it comes instead of in one burst of 8 Mi at
+ * the bound, which held the event loop for hundreds of ms.
  */
 export class LineSplitter {
   private pieces: string[] = [];
   private held = 0;
-  /** Inside a line that passed the bound: its text goes out as it comes, up to its newline. */
+  /** Inside a line that was given up: its text goes out as it comes, up to its newline. */
   private long = false;
+  /** The line held has begun with `{` (after white space, if any). */
+  private opened = false;
 
   constructor(private readonly maxLineChars = MAX_CLAUDE_LINE_CHARS) {}
 
@@ -112,7 +120,7 @@ export class LineSplitter {
     const rest = start === 0 ? text : text.slice(start);
     if (this.long) {
       out.push({ type: 'long', text: rest });
-    } else if (this.held + rest.length > this.maxLineChars) {
+    } else if (this.held + rest.length > this.maxLineChars || !this.mayBeMessage(rest)) {
       out.push({ type: 'long', text: this.take() + rest });
       this.long = true;
     } else {
@@ -129,10 +137,20 @@ export class LineSplitter {
     return tail === '' ? undefined : tail;
   }
 
+  /** Whether the unterminated line held, continued by `rest`, may still be a message: `{` first, or only white space so far. */
+  private mayBeMessage(rest: string): boolean {
+    if (this.opened) return true;
+    const first = rest.search(/\S/);
+    if (first === -1) return true;
+    this.opened = rest[first] === '{';
+    return this.opened;
+  }
+
   private take(): string {
     const joined = this.pieces.length === 1 ? this.pieces[0]! : this.pieces.join('');
     this.pieces = [];
     this.held = 0;
+    this.opened = false;
     return joined;
   }
 }

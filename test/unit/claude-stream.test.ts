@@ -40,31 +40,43 @@ describe('LineSplitter', () => {
 
   it('gives up a line longer than the bound: what it held and the rest of the line go out as they come, newline included', () => {
     const s = new LineSplitter(10);
-    expect(s.push('0123456789')).toEqual([]);
-    expect(s.push('ab')).toEqual([long('0123456789ab')]);
+    expect(s.push('{123456789')).toEqual([]);
+    expect(s.push('ab')).toEqual([long('{123456789ab')]);
     expect(s.push('cd')).toEqual([long('cd')]);
     expect(s.push('ef\n{"next":1}\n')).toEqual([long('ef\n'), line('{"next":1}')]);
     // A line over the bound that ends in the chunk that crossed it.
-    expect(s.push('0123456789x\nok\n')).toEqual([long('0123456789x\n'), line('ok')]);
-    expect(s.push('0123')).toEqual([]);
-    expect(s.push('456789xyz\n')).toEqual([long('0123456789xyz\n')]);
+    expect(s.push('{123456789x\nok\n')).toEqual([long('{123456789x\n'), line('ok')]);
+    expect(s.push(' {123')).toEqual([]);
+    expect(s.push('456789xyz\n')).toEqual([long(' {123456789xyz\n')]);
+    expect(s.end()).toBeUndefined();
+  });
+
+  it('holds an unterminated line only while it may be a message: one that does not start with { goes out as it comes', () => {
+    const s = new LineSplitter(10);
+    expect(s.push('  ')).toEqual([]);
+    expect(s.push(' x')).toEqual([long('   x')]);
+    expect(s.push('yz')).toEqual([long('yz')]);
+    expect(s.push('\n{"a"')).toEqual([long('\n')]);
+    expect(s.push(':1}\nplain\n')).toEqual([line('{"a":1}'), line('plain')]);
+    expect(s.push('tail')).toEqual([long('tail')]);
     expect(s.end()).toBeUndefined();
   });
 
   it('keeps a line of exactly the bound a line', () => {
     const s = new LineSplitter(10);
-    expect(s.push('01234')).toEqual([]);
-    expect(s.push('56789\n')).toEqual([line('0123456789')]);
+    expect(s.push('{1234')).toEqual([]);
+    expect(s.push('56789\n')).toEqual([line('{123456789')]);
   });
 
   it('does work linear in what it is given: an 8 MiB line in 1 KiB pieces (re-scanning what it held took 46 s here)', () => {
     const s = new LineSplitter();
     const piece = 'x'.repeat(1024);
     const started = performance.now();
-    for (let i = 0; i < 8 * 1024 - 1; i++) expect(s.push(piece).length).toBe(0);
+    expect(s.push(`{${piece.slice(1)}`).length).toBe(0);
+    for (let i = 1; i < 8 * 1024 - 1; i++) expect(s.push(piece).length).toBe(0);
     const [whole] = s.push(`${piece.slice(1)}\n`);
     const ms = performance.now() - started;
-    expect(whole).toEqual({ type: 'line', line: 'x'.repeat(8 * 1024 * 1024 - 1) });
+    expect(whole).toEqual({ type: 'line', line: `{${'x'.repeat(8 * 1024 * 1024 - 2)}` });
     // Linear work takes a few ms here; the bound is far from both, for a busy machine.
     expect(ms).toBeLessThan(2000);
   });
