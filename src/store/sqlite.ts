@@ -2,6 +2,7 @@ import type { Logger } from '../logger.js';
 import type { EventLog } from '../runs/event-log.js';
 import { createSqliteIdempotency, type IdempotencyStore } from './idempotency.js';
 import { prune, type PrunePolicy, type PruneReport } from './retention.js';
+import { startCheckpointer } from './checkpointer.js';
 import { openDatabase } from './schema.js';
 import { createSqliteCommandStore, type PrunedInfo, type SqliteCommandStore } from './sqlite-command-store.js';
 import { createSqliteEventLog } from './sqlite-event-log.js';
@@ -29,8 +30,9 @@ export interface SqliteStoreOptions {
    */
   maxBatch?: number;
   /**
-   * A batch is written at once when it holds this many output bytes.
-   * @default 8388608 (8 MiB)
+   * A batch is written at once when it holds this many output bytes: what one transaction holds the event loop
+   * for (7–9 ms a MiB measured on this 2-core machine at a load of ~9.6).
+   * @default 1048576 (1 MiB)
    */
   maxBatchBytes?: number;
   /** Where failed or slow batch writes are reported. */
@@ -63,10 +65,11 @@ export interface SqliteStore {
  */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const db = openDatabase(options.file);
+  const checkpointer = startCheckpointer(db, options.file, { logger: options.logger });
   const queue = new WriteQueue(db, {
     flushMs: options.flushMs ?? 50,
     maxBatch: options.maxBatch ?? 10_000,
-    maxBatchBytes: options.maxBatchBytes ?? 8 * 1024 * 1024,
+    maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
     logger: options.logger,
     onFlush: (stats) => {
       // Readers see a batch once it has committed (the queue calls this only after a flush, when `log` exists).
@@ -90,6 +93,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
         queue.close();
       } finally {
         log.releaseFollowers();
+        checkpointer.close();
         db.close();
       }
     },
