@@ -70,6 +70,9 @@ describe('/metrics', () => {
     const ok = await runShell(t.url, 'alpha', 'echo ok');
     const bad = await runShell(t.url, 'alpha', 'exit 3');
     expect([(await waitFinal(t.url, ok)).status, (await waitFinal(t.url, bad)).status]).toEqual(['SUCCEEDED', 'FAILED']);
+    // A command's metrics are counted once its end is durable, which a client may see a moment before
+    // (on PostgreSQL the status row can commit before the completed event): wait for the last one.
+    await untilSample(t, 'rdev_command_duration_seconds_count{kind="SHELL"}', 2);
     const s = await scrape(t);
     expect({
       started: s.get('rdev_commands_started_total{kind="SHELL"}'),
