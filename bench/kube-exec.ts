@@ -84,7 +84,8 @@ function report(name: string, samples: Sample[]): void {
   const f = (xs: number[]) => median(xs).toFixed(1).padStart(7);
   const total = samples[0]?.totalRssMiB === undefined ? '' : ` (process peak ${f(samples.map((s) => s.totalRssMiB ?? 0))} MiB, node + tsx included)`;
   console.log(
-    `  ${name.padEnd(34)} wall ${f(samples.map((s) => s.ms))} ms   cpu ${f(samples.map((s) => s.cpuMs))} ms   RSS ${f(samples.map((s) => s.rssMiB))} MiB${total}`,
+    `  ${name.padEnd(34)} wall ${f(samples.map((s) => s.ms))} ms   cpu ${f(samples.map((s) => s.cpuMs))} ` +
+      `ms   RSS ${f(samples.map((s) => s.rssMiB))} MiB${total}`,
   );
 }
 

@@ -24,7 +24,8 @@ export async function pgstoreThroughput(): Promise<void> {
   const rounds = Number(process.env.BENCH_PGSTORE_ROUNDS ?? 3);
   console.log(
     `pgstore throughput: a ${lines}-line command, mutation → CommandCompleted on a graphql-sse subscriber, server process per run, ` +
-      `PostgreSQL on a fresh database per run (median of ${rounds} rounds each); load average at the start ${loadavg()[0]!.toFixed(2)} (1 min, ${cpus().length} cores)`,
+      `PostgreSQL on a fresh database per run (median of ${rounds} rounds each); load average at ` +
+      `the start ${loadavg()[0]!.toFixed(2)} (1 min, ${cpus().length} cores)`,
   );
   const cluster = await startPostgres({ database: 'pgstore_bench' });
   const runs: Record<StoreName, ThroughputRun[]> = { sqlite: [], postgres: [] };
@@ -52,7 +53,8 @@ export async function pgstoreThroughput(): Promise<void> {
     const database = store === 'postgres' ? ` + PostgreSQL CPU ${median(mine.map((r) => r.otherCpuMs)).toFixed(0)} ms` : '';
     console.log(
       `  ${name.padEnd(48)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / anchor).toFixed(2).padStart(6)}x anchor  ${((lines / ms) * 1000).toFixed(0)} lines/s  ` +
-        `server CPU ${median(mine.map((r) => r.serverCpuMs)).toFixed(0)} ms${database}  ${mine[0]!.events} output events  (runs: ${mine.map((r) => r.ms.toFixed(0)).join(', ')} ms)`,
+        `server CPU ${median(mine.map((r) => r.serverCpuMs)).toFixed(0)} ms${database}  ${mine[0]!.events} ` +
+        `output events  (runs: ${mine.map((r) => r.ms.toFixed(0)).join(', ')} ms)`,
     );
   }
   const warnings = Object.values(runs).flatMap((rs) => rs.flatMap((r) => r.warnings));

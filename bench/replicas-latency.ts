@@ -181,12 +181,16 @@ function report(name: string, rounds: Round[]): { p50: number; p99: number } {
   const each = rounds.map((r) => percentiles(r.latencies.flat()));
   const avg = (f: (r: Round) => number) => mean(rounds.map(f)).toFixed(0);
   console.log(
-    `  ${name.padEnd(50)} p50 ${pooled.p50.toFixed(0).padStart(4)} ms  p99 ${pooled.p99.toFixed(0).padStart(4)} ms  max ${pooled.max.toFixed(0).padStart(4)} ms  ` +
+    `  ${name.padEnd(50)} p50 ${pooled.p50.toFixed(0).padStart(4)} ms  p99 ${pooled.p99.toFixed(0).padStart(4)} ` +
+      `ms  max ${pooled.max.toFixed(0).padStart(4)} ms  ` +
       `(rounds: p50 ${each.map((x) => x.p50).join(', ')} ms; p99 ${each.map((x) => x.p99).join(', ')} ms)`,
   );
   console.log(
-    `      lines received ${rounds.reduce((n, r) => n + r.lines, 0)} of ${rounds.reduce((n, r) => n + r.expectedLines, 0)} in ${rounds.reduce((n, r) => n + r.events, 0)} output events; ` +
-      `a round on average: join ${avg((r) => r.joinMs)} ms, CPU replicas ${avg((r) => r.replicasCpuMs)} ms, PostgreSQL ${avg((r) => r.postgresCpuMs)} ms, bench process ${avg((r) => r.benchCpuMs)} ms`,
+    `      lines received ${rounds.reduce((n, r) => n + r.lines, 0)} of ${rounds.reduce((n, r) => n + r.expectedLines, 0)} ` +
+      `in ${rounds.reduce((n, r) => n + r.events, 0)} output events; ` +
+      `a round on average: join ${avg((r) => r.joinMs)} ms, CPU replicas ${avg((r) => r.replicasCpuMs)} ` +
+      `ms, PostgreSQL ${avg((r) => r.postgresCpuMs)} ms, bench process ${avg((r) => r.benchCpuMs)} ` +
+      `ms`,
   );
   return pooled;
 }
@@ -197,8 +201,10 @@ export async function replicasLatency(): Promise<void> {
   const lines = count('BENCH_REPLICAS_LINES', 200);
   console.log(
     `replicas: one command printing its clock every 50 ms (${lines} lines), followed by ${subscribers} graphql-sse subscribers ` +
-      `(distinct connections, commandEvents after: 0, joined before the clock starts); kube backend, PostgreSQL; latency = receive time − the line's timestamp, ` +
-      `lines of the first ${WARMUP_MS} ms left out (warm-up); percentiles over the lines of ${rounds} rounds; load average at the start ${loadavg()[0]!.toFixed(2)}`,
+      `(distinct connections, commandEvents after: 0, joined before the clock starts); kube backend, ` +
+      `PostgreSQL; latency = receive time − the line's timestamp, ` +
+      `lines of the first ${WARMUP_MS} ms left out (warm-up); percentiles over the lines of ${rounds} ` +
+      `rounds; load average at the start ${loadavg()[0]!.toFixed(2)}`,
   );
   let fleet: Fleet | undefined;
   const signals = mkdtempSync(path.join(tmpdir(), 'rdev-bench-go-'));

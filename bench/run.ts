@@ -20,7 +20,8 @@ async function stream(): Promise<void> {
     const ms = median(runs.map((r) => r[k]!.ms));
     const row = runs[0]![k]!;
     console.log(
-      `  ${row.name.padEnd(48)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / anchor).toFixed(1).padStart(6)}x anchor  ${row.events} events  ${((lines / ms) * 1000).toFixed(0)} lines/s`,
+      `  ${row.name.padEnd(48)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / anchor).toFixed(1).padStart(6)}x ` +
+        `anchor  ${row.events} events  ${((lines / ms) * 1000).toFixed(0)} lines/s`,
     );
   }
   const rss = process.memoryUsage().rss / 1024 / 1024;
@@ -31,7 +32,8 @@ async function durability(): Promise<void> {
   const lines = Number(process.env.BENCH_DURABILITY_LINES ?? 1_000_000);
   const rounds = Number(process.env.BENCH_DURABILITY_ROUNDS ?? 5);
   console.log(
-    `durability throughput: a ${lines}-line command, mutation → CommandCompleted on a graphql-sse subscriber, server process per run (median of ${rounds} rounds each)`,
+    `durability throughput: a ${lines}-line command, mutation → CommandCompleted on a graphql-sse ` +
+      `subscriber, server process per run (median of ${rounds} rounds each)`,
   );
   const runs = await durabilityThroughput(lines, rounds);
   const of = (store: string) => runs.filter((r) => r.store === store);
@@ -44,7 +46,8 @@ async function durability(): Promise<void> {
     const ms = median(mine.map((r) => r.ms));
     console.log(
       `  ${name.padEnd(48)} ${ms.toFixed(0).padStart(6)} ms  ${(ms / anchor).toFixed(2).padStart(6)}x anchor  ${((lines / ms) * 1000).toFixed(0)} lines/s  ` +
-        `server CPU ${median(mine.map((r) => r.serverCpuMs)).toFixed(0)} ms  ${mine[0]!.events} output events  (runs: ${mine.map((r) => r.ms.toFixed(0)).join(', ')} ms)`,
+        `server CPU ${median(mine.map((r) => r.serverCpuMs)).toFixed(0)} ms  ${mine[0]!.events} output ` +
+        `events  (runs: ${mine.map((r) => r.ms.toFixed(0)).join(', ')} ms)`,
     );
   }
 }

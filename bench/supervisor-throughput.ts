@@ -185,7 +185,8 @@ export async function supervisorThroughput(): Promise<void> {
       }
     }
     console.log(
-      `supervisor throughput: ${JSON.stringify(ARGV)} (${BYTES} bytes) counted by the consumer, median of ${rounds} rounds after a warm-up; cpu is this process's`,
+      `supervisor throughput: ${JSON.stringify(ARGV)} (${BYTES} bytes) counted by the consumer, median ` +
+        `of ${rounds} rounds after a warm-up; cpu is this process's`,
     );
     report(rows, samples);
     const kubectl = median(samples.get('kubectl exec')!.map((s) => s.ms));

@@ -149,7 +149,9 @@ export async function p3(w: Wire): Promise<void> {
     const anchor = await bare(subscribers, lines);
     const [a, b] = [percentiles(ours.latencies), percentiles(anchor.latencies)];
     const of = (name: string, r: typeof ours, p: typeof a) =>
-      `${name} p50 ${p.p50} ms p99 ${p.p99} ms max ${p.max} ms (${r.received} of ${subscribers * lines} lines, join ${r.joinMs.toFixed(0)} ms; go → every subscriber had its last line ${r.clockMs.toFixed(0)} ms, the process's CPU meanwhile ${r.cpuMs} ms)`;
+      `${name} p50 ${p.p50} ms p99 ${p.p99} ms max ${p.max} ms (${r.received} of ${subscribers * lines} ` +
+      `lines, join ${r.joinMs.toFixed(0)} ms; go → every subscriber had its last line ${r.clockMs.toFixed(0)} ` +
+      `ms, the process's CPU meanwhile ${r.cpuMs} ms)`;
     row(
       'P3',
       `${subscribers} graphql-sse subscribers on one command printing a timestamp every 50 ms (${lines} lines; the first ${WARMUP_MS} ms left out)`,
@@ -237,7 +239,8 @@ export async function p4(w: Wire): Promise<void> {
       `server RSS ${(before / 1024).toFixed(1)} → ${(running / 1024).toFixed(1)} MiB with the commands = ${perCommandMiB.toFixed(3)} MiB each; ` +
         `${(base / 1024).toFixed(1)} → ${(subscribed / 1024).toFixed(1)} MiB with the subscriptions = ${perSubscriptionKiB.toFixed(1)} KiB each\n` +
         `      vs  one kubectl exec -- sleep 5 process: ${kubectlMiB.toFixed(1)} MiB RSS`,
-      `${(perCommandMiB / kubectlMiB).toFixed(4)} × (command) and ${(perSubscriptionKiB / 1024 / kubectlMiB).toFixed(5)} × (subscription) a kubectl exec process`,
+      `${(perCommandMiB / kubectlMiB).toFixed(4)} × (command) and ${(perSubscriptionKiB / 1024 / kubectlMiB).toFixed(5)} ` +
+        `× (subscription) a kubectl exec process`,
       '≤ 0.25 MiB a command, ≤ 48 KiB a subscription',
     );
   } finally {

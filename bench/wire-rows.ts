@@ -108,7 +108,9 @@ export async function p2(w: Wire): Promise<void> {
   row(
     'P2',
     `seq 1 ${lines} (${(bytes / 1e6).toFixed(1)} MB) to a graphql-sse subscriber`,
-    `server ${a.toFixed(0)} ms = ${mbps(a)} (runs ${ours.map((x) => x.toFixed(0)).join(', ')})  vs  kubectl exec -- seq ${b.toFixed(0)} ms = ${mbps(b)} (runs ${kubectl.map((x) => x.toFixed(0)).join(', ')}); median of ${rounds}`,
+    `server ${a.toFixed(0)} ms = ${mbps(a)} (runs ${ours.map((x) => x.toFixed(0)).join(', ')}) ` +
+      ` vs  kubectl exec -- seq ${b.toFixed(0)} ms = ${mbps(b)} (runs ${kubectl.map((x) => x.toFixed(0)).join(', ')}); ` +
+      `median of ${rounds}`,
     `${(b / a).toFixed(2)} × kubectl's rate`,
     '≥ 1.0 ×',
   );
@@ -217,8 +219,10 @@ export async function p6(w: Wire): Promise<void> {
   row(
     'P6',
     `REST shim: seq 1 ${lines} through /projects/{id}/events?stream_id= (${lines} output events)`,
-    `REST ${a.toFixed(0)} ms = ${((lines / a) * 1000).toFixed(0)} events/s (runs ${rest.map((x) => x.toFixed(0)).join(', ')}; server CPU ${median(restCpu)} ms, client ${median(restClient)} ms)  vs  ` +
-      `graphql-sse ${b.toFixed(0)} ms (runs ${sse.map((x) => x.toFixed(0)).join(', ')}; server CPU ${median(sseCpu)} ms, client ${median(sseClient)} ms); median of ${rounds}`,
+    `REST ${a.toFixed(0)} ms = ${((lines / a) * 1000).toFixed(0)} events/s (runs ${rest.map((x) => x.toFixed(0)).join(', ')}; ` +
+      `server CPU ${median(restCpu)} ms, client ${median(restClient)} ms)  vs  ` +
+      `graphql-sse ${b.toFixed(0)} ms (runs ${sse.map((x) => x.toFixed(0)).join(', ')}; server CPU ` +
+      `${median(sseCpu)} ms, client ${median(sseClient)} ms); median of ${rounds}`,
     `${(b / a).toFixed(2)} × the graphql-sse rate`,
     '≥ 0.8 ×',
   );

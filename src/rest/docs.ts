@@ -54,7 +54,8 @@ export function serveDocs(_: unknown, r: RouteRequest): void {
 <title>rdev-api REST shims</title>
 </head>
 <body>
-<script id="api-reference" type="application/json" data-url="/openapi.json" data-configuration="${escapeAttribute(JSON.stringify(SCALAR_CONFIGURATION))}"></script>
+<script id="api-reference" type="application/json" data-url="/openapi.json"
+  data-configuration="${escapeAttribute(JSON.stringify(SCALAR_CONFIGURATION))}"></script>
 <script src="/docs/scalar.js"></script>
 </body>
 </html>
@@ -92,13 +93,17 @@ export function serveRoot(_: unknown, r: RouteRequest): void {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>rdev-api</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:0 .25rem}li{margin:.4rem 0}</style>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:0 .25rem}li{margin:.4rem 0}
+</style>
 </head>
 <body>
 <h1>rdev-api</h1>
 <p>Runs Claude prompts, shell and git commands in claudebox workspaces, and streams their output.</p>
 <ul>
-<li><a href="/graphql">GraphiQL</a>: the GraphQL API (<code>/graphql</code>), opened with an example of every operation; subscriptions over SSE (<code>/graphql/stream</code>).</li>
+<li><a href="/graphql">GraphiQL</a>: the GraphQL API (<code>/graphql</code>), opened with an example of every operation;
+  subscriptions over SSE (<code>/graphql/stream</code>).</li>
 <li><a href="/docs">REST docs</a>: the REST shims of the v0.4 clients (<a href="/openapi.json"><code>/openapi.json</code></a>, OpenAPI 3.1).</li>
 <li><a href="/health"><code>/health</code></a>, <a href="/ready"><code>/ready</code></a>, <code>/metrics</code>.</li>
 </ul>

@@ -161,7 +161,8 @@ function paths(): Json {
         operationId: 'events',
         summary: "A command's events (with stream_id), or live events of every command of the project",
         description:
-          "Server-Sent Events. With `stream_id`: the command's `output` lines from the start (or after `Last-Event-ID`), then live, then one `complete`, after which the stream ends; " +
+          "Server-Sent Events. With `stream_id`: the command's `output` lines from the start (or after " +
+          '`Last-Event-ID`), then live, then one `complete`, after which the stream ends; ' +
           'a reconnect after `complete` is answered 204, which stops an EventSource. Every event has an `id` (`seq` or `seq.line`). ' +
           'Without `stream_id`: live `start`, `output` and `complete` events of every command of the project, each with `stream_id`. ' +
           'A `: heartbeat` comment goes out every RDEV_HEARTBEAT_SECONDS. Each `data:` is one JSON object: `SseOutput`, `SseComplete` or `SseStart`.',

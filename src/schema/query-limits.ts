@@ -169,7 +169,10 @@ function costKey(operationName: string | undefined, projects: number, variables:
   return json.length > MAX_KEYED_VARIABLES ? undefined : `${operationName ?? ''}\n${projects}\n${json}`;
 }
 
-/** Refuses operations nested deeper than `maxDepth` or with more than `maxComplexity` fields (validation), or costing more than `maxComplexity` (before they execute). */
+/**
+ * Refuses operations nested deeper than `maxDepth` or with more than `maxComplexity` fields (validation), or costing more
+ * than `maxComplexity` (before they execute).
+ */
 export function useQueryLimits(limits: QueryLimits): Plugin {
   // Yoga parses a query text once and hands every request the same document: its cost is worked out
   // once per document, operation, variables and project count (graphql-query-complexity walks the

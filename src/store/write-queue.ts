@@ -67,10 +67,10 @@ export class WriteQueue {
        ON CONFLICT (command_id) DO UPDATE SET events = events + excluded.events, bytes = bytes + excluded.bytes`,
     );
     const upsertCommand = db.prepare(
-      `INSERT INTO commands (id, ordinal, project_id, kind, argv, workdir, timeout_seconds, status, exit_code, error, created_at, started_at, finished_at, duration_ms, claude, pgid, stdout_offset, stderr_offset,
-         output_logged)
-       VALUES (@id, @ordinal, @project_id, @kind, @argv, @workdir, @timeout_seconds, @status, @exit_code, @error, @created_at, @started_at, @finished_at, @duration_ms, @claude, @pgid, @stdout_offset,
-         @stderr_offset, @output_logged)
+      `INSERT INTO commands (id, ordinal, project_id, kind, argv, workdir, timeout_seconds, status, exit_code, error, created_at,
+         started_at, finished_at, duration_ms, claude, pgid, stdout_offset, stderr_offset, output_logged)
+       VALUES (@id, @ordinal, @project_id, @kind, @argv, @workdir, @timeout_seconds, @status, @exit_code, @error, @created_at,
+         @started_at, @finished_at, @duration_ms, @claude, @pgid, @stdout_offset, @stderr_offset, @output_logged)
        ON CONFLICT (id) DO UPDATE SET ordinal = excluded.ordinal, project_id = excluded.project_id, kind = excluded.kind, argv = excluded.argv,
          workdir = excluded.workdir, timeout_seconds = excluded.timeout_seconds, status = excluded.status, exit_code = excluded.exit_code,
          error = excluded.error, created_at = excluded.created_at, started_at = excluded.started_at, finished_at = excluded.finished_at,

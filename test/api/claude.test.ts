@@ -270,7 +270,8 @@ describe('runClaude: a long line', () => {
     }
     latencies.sort((a, b) => a - b);
     console.log(
-      `/health during a 64 MiB line (${t.backend}): ${latencies.length} answers, worst ${latencies.at(-1)!.toFixed(0)} ms, median ${latencies[latencies.length >> 1]!.toFixed(0)} ms`,
+      `/health during a 64 MiB line (${t.backend}): ${latencies.length} answers, worst ${latencies.at(-1)!.toFixed(0)} ` +
+        `ms, median ${latencies[latencies.length >> 1]!.toFixed(0)} ms`,
     );
     expect(await finished).toMatchObject({ status: 'SUCCEEDED', exitCode: 0 });
     const { command } = await gqlData(t.url, `query($id: ID!) { command(id: $id) { output { text } } }`, { id });
