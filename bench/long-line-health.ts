@@ -6,7 +6,7 @@
  * the server's own event-loop delay over the round (`nodejs_eventloop_lag_max_seconds` and p99 from
  * `/metrics`: prom-client's `monitorEventLoopDelay`, reset at each scrape).
  *
- *   npx tsx bench/long-line-health.ts   # BENCH_HEALTH_ROUNDS (3), BENCH_HEALTH_MIB (64)
+ *   npm run bench -- health   # BENCH_HEALTH_ROUNDS (3), BENCH_HEALTH_MIB (64)
  *
  * With `BENCH_HEALTH_PROFILE=<dir>` the server runs with `--cpu-prof` and writes its CPU profile there on exit.
  */

@@ -77,7 +77,7 @@ async function wire(rows: string[]): Promise<void> {
 }
 
 /**
- * `npm run bench [-- stream|durability|supervisor|replicas|pgstore|perf|p1 … p6 …]`: each benchmark prints absolute
+ * `npm run bench [-- stream|durability|supervisor|replicas|pgstore|health|perf|p1 … p6 …]`: each benchmark prints absolute
  * numbers and ratios against its anchor, measured in the same run; `perf` is every row of issue 14.
  */
 async function main(): Promise<void> {
@@ -87,6 +87,8 @@ async function main(): Promise<void> {
     supervisor: supervisorThroughput,
     replicas: replicasLatency,
     pgstore: pgstoreThroughput,
+    // Issue 11: /health while a Claude run writes one 64 MiB line (the module runs when imported).
+    health: () => import('./long-line-health.js').then(() => undefined),
   };
   const chosen = process.argv.slice(2);
   const rows = Object.keys(WIRE_ROWS);
