@@ -27,8 +27,13 @@ const AuditEntryRef = builder.objectRef<AuditEntry>('AuditEntry').implement({
     refusal: t.field({ type: AuditRefusalRef, nullable: true, resolve: (e) => e.refusal }),
     status: t.field({ type: CommandStatusEnum, nullable: true, resolve: (e) => e.status }),
     exitCode: t.exposeInt('exitCode', { nullable: true }),
-    outputBytes: t.exposeInt('outputBytes', { nullable: true }),
-    outputSha256: t.exposeString('outputSha256', { nullable: true }),
+    outputBytes: t.exposeInt('outputBytes', { nullable: true, description: 'Every byte the command wrote (both streams), kept or not.' }),
+    outputSha256: t.exposeString('outputSha256', {
+      nullable: true,
+      description:
+        "sha256 of the command's output up to RDEV_MAX_OUTPUT_BYTES on each stream. Null until it ends, when refused, and for " +
+        'a command adopted by a restarted server (a digest cannot be resumed; outputBytes still counts every byte).',
+    }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
   }),
 });
