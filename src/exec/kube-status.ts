@@ -28,7 +28,7 @@ export interface ExecEnd {
 
 /** How the exec's process ended, as far as the status channel told. */
 export type ExecEnding =
-  /** The process exited with this code (the exec's own process: a script of `supervisor.ts`). */
+  /** The process exited with this code (the exec's own process: a script of `supervisor.ts` or `supervisor-follow.ts`). */
   | { type: 'exit'; exitCode: number }
   /** The pod could not run the process, or the status made no sense: the reason in words. */
   | { type: 'failed'; reason: string }

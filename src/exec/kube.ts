@@ -5,19 +5,8 @@ import { withTimeout } from './deadline.js';
 import type { AttachOutcome, AttachRequest, Executor, Offsets, StartRequest, Started, SupervisedRef } from './executor.js';
 import { EarlyFollow, startAndFollowArgv } from './kube-early-follow.js';
 import { createExecRunner, messageOf, type ExecResult, type PodGoneSource, type Stream } from './kube-socket.js';
-import {
-  checkArgv,
-  followArgv,
-  followVerdict,
-  isFinalFollowExit,
-  parseCheck,
-  type CheckResult,
-  parsePgid,
-  removeArgv,
-  signalArgv,
-  spoolDirOf,
-  startArgv,
-} from './supervisor.js';
+import { parsePgid, removeArgv, signalArgv, spoolDirOf, startArgv } from './supervisor.js';
+import { checkArgv, followArgv, followVerdict, isFinalFollowExit, parseCheck, type CheckResult } from './supervisor-follow.js';
 
 export type { PodGoneSource } from './kube-socket.js';
 
@@ -73,9 +62,10 @@ const MAX_FOLLOWS = 3;
 
 /**
  * Runs supervised commands in pods through `@kubernetes/client-node`'s `Exec` (pods/exec over
- * WebSocket, in process). Every operation is one exec of a script from `supervisor.ts`: `start`
- * launches the supervisor, `attach` follows the spool from byte offsets ({@link followArgv}),
- * `signal` and `remove` are short control execs. Exit codes come from the status channel.
+ * WebSocket, in process, through `kube-socket.ts`). Every operation is one exec of a script from
+ * `supervisor.ts` or `supervisor-follow.ts`: `start` launches the supervisor, `attach` follows the
+ * spool from byte offsets ({@link followArgv}), `signal` and `remove` are short control execs.
+ * Exit codes come from the status channel.
  *
  * @see https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/ (pods/exec)
  */

@@ -4,7 +4,8 @@ import { open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttachOutcome, AttachRequest, Executor, StartRequest, Started, SupervisedRef } from './executor.js';
-import { lostReason, parsePgid, spoolDirOf, startArgv } from './supervisor.js';
+import { parsePgid, spoolDirOf, startArgv } from './supervisor.js';
+import { lostReason } from './supervisor-follow.js';
 
 /** Options of the local executor. */
 export interface LocalExecutorOptions {

@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AttachOutcome, Executor, Offsets, StartRequest, SupervisedRef } from '../../src/exec/executor.js';
 import { createLocalExecutor, type LocalExecutorOptions } from '../../src/exec/local.js';
-import { lostReason, SPOOL_TAIL_BYTES, spoolDirOf } from '../../src/exec/supervisor.js';
+import { SPOOL_TAIL_BYTES, spoolDirOf } from '../../src/exec/supervisor.js';
+import { lostReason } from '../../src/exec/supervisor-follow.js';
 
 /** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {

@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkArgv, followArgv, followVerdict, isFinalFollowExit, lostReason, parseCheck, startArgv } from '../../src/exec/supervisor.js';
+import { startArgv } from '../../src/exec/supervisor.js';
+import { checkArgv, followArgv, followVerdict, isFinalFollowExit, lostReason, parseCheck } from '../../src/exec/supervisor-follow.js';
 
 const root = mkdtempSync(join(tmpdir(), 'supervisor-follow-'));
 const children = new Set<ChildProcess>();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { lostReason, parsePgid, parseState, removeArgv, shellQuote, signalArgv, spoolDirOf, startArgv, stateArgv } from '../../src/exec/supervisor.js';
+import { parsePgid, removeArgv, shellQuote, signalArgv, spoolDirOf, startArgv } from '../../src/exec/supervisor.js';
+import { lostReason, parseState, stateArgv } from '../../src/exec/supervisor-follow.js';
 
 describe('shellQuote', () => {
   it('wraps in single quotes and closes, escapes and reopens around a quote', () => {
