@@ -60,6 +60,9 @@ export function spoolDirOf(spoolRoot: string, commandId: string): string {
   return `${spoolRoot.replace(/\/+$/, '')}/${commandId}`;
 }
 
+/** The command's shell (`$1` the spool, the rest the argv): records its group, prints it, and becomes the command. */
+const COMMAND_SHELL = 's=$1; shift; echo $$ >"$s/pgid"; echo $$; exec "$@" <"$s/stdin" >>"$s/stdout" 2>>"$s/stderr"';
+
 /**
  * The supervisor: session leader of its own session, started detached by the start script.
  * `$1` is the spool, the rest the argv. It ignores no signal (an ignored signal would be ignored
@@ -74,7 +77,7 @@ function supervisorScript(maxSpoolBytes: number): string {
     // in place (-w only matters if it had to fork). The command's shell records its group from inside
     // it (so a signal to the group cannot miss it), prints it on the supervisor's stdout (the start
     // script's pipe), and becomes the command. One small write: a reader that sees the file non-empty sees all of it.
-    `setsid -w sh -c ${shellQuote('s=$1; shift; echo $$ >"$s/pgid"; echo $$; exec "$@" <"$s/stdin" >>"$s/stdout" 2>>"$s/stderr"')} rdev-run "$s" "$@" & c=$!; ` +
+    `setsid -w sh -c ${shellQuote(COMMAND_SHELL)} rdev-run "$s" "$@" & c=$!; ` +
     // Closing our end of the pipe: the start script reads it to its end.
     'exec >/dev/null; date +%s >"$s/started"; ' +
     // The spool checker (after the exec above: it must not hold the start script's pipe). setsid:
