@@ -43,6 +43,22 @@ export interface AuditLog {
   close?(): Promise<void>;
 }
 
+/** A new entry's fields but its place in the log (`seq`, `at`): not finished yet. */
+export type NewAuditEntry = Omit<AuditEntry, 'seq' | 'at' | 'finishedAt'> & { finishedAt: null };
+
+const UNFINISHED = { status: null, exitCode: null, outputBytes: null, outputSha256: null, finishedAt: null } as const;
+
+/** The entry of an accepted command, as every audit log records it. */
+export function acceptedEntry(e: Parameters<AuditLog['accepted']>[0]): NewAuditEntry {
+  return { decision: 'ACCEPTED', refusal: null, ...UNFINISHED, ...e };
+}
+
+/** The entry of a refused request, as every audit log records it. */
+export function refusedEntry(e: Parameters<AuditLog['refused']>[0]): NewAuditEntry {
+  const { code, message, ...rest } = e;
+  return { decision: 'REFUSED', commandId: null, ...UNFINISHED, ...rest, refusal: { code, message } };
+}
+
 /** Options of {@link createAuditLog}. */
 export interface AuditLogOptions {
   /** The JSON-lines file (`<data dir>/audit.log`). */
@@ -81,24 +97,12 @@ export function createAuditLog(o: AuditLogOptions): AuditLog & Required<Pick<Aud
     }
     write({ event: entry.decision === 'ACCEPTED' ? 'accepted' : 'refused', ...entry });
   };
-  const base = { status: null, exitCode: null, outputBytes: null, outputSha256: null, finishedAt: null };
   return {
     accepted(e) {
-      add({ seq: ++seq, at: new Date(), decision: 'ACCEPTED', refusal: null, ...base, ...e });
+      add({ seq: ++seq, at: new Date(), ...acceptedEntry(e) });
     },
     refused(e) {
-      add({
-        seq: ++seq,
-        at: new Date(),
-        decision: 'REFUSED',
-        commandId: null,
-        ...base,
-        caller: e.caller,
-        projectId: e.projectId,
-        kind: e.kind,
-        argv: e.argv,
-        refusal: { code: e.code, message: e.message },
-      });
+      add({ seq: ++seq, at: new Date(), ...refusedEntry(e) });
     },
     finished(e) {
       const entry = byCommand.get(e.commandId);

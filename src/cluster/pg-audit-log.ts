@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
+import { acceptedEntry, refusedEntry, type AuditEntry, type AuditLog } from '../audit/audit-log.js';
 import type { Logger } from '../logger.js';
 import type { Db } from '../store/postgres/pool.js';
 
@@ -27,26 +27,16 @@ export function createPgAuditLog(db: Db, logger: Logger): AuditLog {
       }
     });
   };
-  const base = { status: null, exitCode: null, outputBytes: null, outputSha256: null, finishedAt: null };
   const add = (entry: StoredEntry): void => {
     logger.info('audit', { event: entry.decision === 'ACCEPTED' ? 'accepted' : 'refused', ...entry });
     write('entry', 'INSERT INTO audit (entry) VALUES ($1)', [JSON.stringify(entry)]);
   };
   return {
     accepted(e) {
-      add({ decision: 'ACCEPTED', refusal: null, ...base, ...e });
+      add(acceptedEntry(e));
     },
     refused(e) {
-      add({
-        decision: 'REFUSED',
-        commandId: null,
-        ...base,
-        caller: e.caller,
-        projectId: e.projectId,
-        kind: e.kind,
-        argv: e.argv,
-        refusal: { code: e.code, message: e.message },
-      });
+      add(refusedEntry(e));
     },
     finished(e) {
       const patch = { status: e.status, exitCode: e.exitCode, outputBytes: e.outputBytes, outputSha256: e.outputSha256, finishedAt: new Date().toISOString() };
