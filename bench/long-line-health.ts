@@ -13,9 +13,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { gqlData, waitFinal } from '../test/api/client.js';
+import { gqlData, untilProjectReady, waitFinal } from '../test/api/client.js';
 import { claudeStandinEnv, floodDirective } from '../test/support/claude/index.js';
-import { pollUntil, startServer } from '../test/durability/server-process.js';
+import { startServer } from '../test/durability/server-process.js';
 
 const rounds = Number(process.env.BENCH_HEALTH_ROUNDS ?? 3);
 const mib = Number(process.env.BENCH_HEALTH_MIB ?? 64);
@@ -41,12 +41,7 @@ const loopLag = async (): Promise<{ max: string; p99: string }> => {
 };
 console.log(`long-line-health: /health during a ${mib} MiB line without a newline (Claude run, local backend, SQLite); load at the start ${load()}`);
 try {
-  await pollUntil(
-    'the demo project',
-    () => gqlData<{ projects: Array<{ id: string; status: string }> }>(server.url, '{ projects { id status } }'),
-    (d) => d.projects.some((p) => p.id === 'demo' && p.status === 'READY'),
-    30_000,
-  );
+  await untilProjectReady(server.url);
   for (let round = 1; round <= rounds; round++) {
     const prompt = `flood ${floodDirective(mib * 1024 * 1024)}`;
     const { runClaude } = await gqlData(server.url, `mutation($input: RunClaudeInput!) { runClaude(input: $input) { id } }`, {

@@ -44,6 +44,18 @@ export async function waitFinal(url: string, id: string, timeoutMs = 60_000): Pr
   }
 }
 
+/** Polls `{ projects }` until `projectId` is READY (a server just started may not have listed it yet). */
+export async function untilProjectReady(url: string, projectId = 'demo', timeoutMs = 30_000): Promise<void> {
+  await until(
+    async () =>
+      (await gqlData<{ projects: Array<{ id: string; status: string }> }>(url, '{ projects { id status } }')).projects.some(
+        (p) => p.id === projectId && p.status === 'READY',
+      ),
+    timeoutMs,
+    `project ${projectId} to be READY`,
+  );
+}
+
 /** Polls `predicate` until it is true. */
 export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;

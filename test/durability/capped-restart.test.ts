@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gqlData, runShell, waitFinal } from '../api/client.js';
+import { gqlData, runShell, untilProjectReady, waitFinal } from '../api/client.js';
 import { pollUntil, startServer, type ServerProcess } from './server-process.js';
 
 const CAP = 4096;
@@ -31,12 +31,7 @@ describe('the output cap across a restart', () => {
     root = mkdtempSync(path.join(tmpdir(), 'rdev-capped-restart-'));
     env = { RDEV_DATA_DIR: path.join(root, 'data'), RDEV_MAX_OUTPUT_BYTES: String(CAP) };
     server = await startServer({ env });
-    await pollUntil(
-      'the demo project',
-      () => gqlData(server!.url, '{ projects { id status } }'),
-      (d) => d.projects.some((p: any) => p.id === 'demo' && p.status === 'READY'),
-      30_000,
-    );
+    await untilProjectReady(server.url);
   });
 
   afterAll(async () => {

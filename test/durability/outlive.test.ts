@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gqlData, runShell, waitFinal } from '../api/client.js';
+import { gqlData, runShell, untilProjectReady, waitFinal } from '../api/client.js';
 import { CLAUDE_DIRECTIVES, claudeStandinEnv, linesDirective } from '../support/claude/index.js';
 import { startKubeApiServer, type KubeApiServer } from '../support/kube-api/index.js';
 import { resumingSubscriber, type Event } from './resuming-subscriber.js';
@@ -84,12 +84,7 @@ describe.each(['local', 'kube'] as const)('commands outlive the server (%s backe
     setup = await backendSetup(backend, root);
     server = await startServer({ env: setup.env });
     port = new URL(server.url).port;
-    await pollUntil(
-      'the demo project',
-      () => gqlData(server!.url, '{ projects { id status } }'),
-      (d) => d.projects.some((p: any) => p.id === 'demo' && p.status === 'READY'),
-      30_000,
-    );
+    await untilProjectReady(server.url);
   });
 
   afterAll(async () => {
