@@ -68,8 +68,8 @@ class Inbox {
 }
 
 /**
- * The followers of each command, for the {@link EventLog} implementations whose commits this
- * process sees (memory, SQLite). A follower's inbox is open for as long as it follows: each
+ * The followers of each command, for every {@link EventLog} (memory, SQLite; PostgreSQL's
+ * `PgFollowers` adds its retries). A follower's inbox is open for as long as it follows: each
  * wake hands the durable events to every follower of the command at once, so that however
  * many there are, none of them reads the log for them (a follower reads only to catch up: at
  * its start, after a wake without events, or when it fell {@link MAX_BUFFERED_EVENTS} events behind).
@@ -89,6 +89,16 @@ export class FollowerInboxes {
       if (mine.size === 0 && this.inboxes.get(commandId) === mine) this.inboxes.delete(commandId);
     };
     return { inbox, close };
+  }
+
+  /** Whether `commandId` has followers here. */
+  has(commandId: string): boolean {
+    return this.inboxes.has(commandId);
+  }
+
+  /** Commands that have followers here. */
+  commandIds(): string[] {
+    return [...this.inboxes.keys()];
   }
 
   /** Hands `events` (the command's events that just became durable, in order) to every follower of `commandId`; undefined: they read. */

@@ -1,7 +1,6 @@
 import type { Logger } from '../../logger.js';
-import { firstAfter, type DurableListeners } from '../../runs/log-follow.js';
+import { firstAfter, type DurableListeners, type FollowerInboxes } from '../../runs/log-follow.js';
 import type { CommandEvent } from '../../runs/types.js';
-import type { Followers } from './follow.js';
 
 /** Commands whose last handed-out seq is remembered; past this, the least recently moved is forgotten. */
 const MAX_MARKS = 10_000;
@@ -17,7 +16,7 @@ interface Mark {
 }
 
 export interface DurableFeedOptions {
-  followers: Followers;
+  followers: FollowerInboxes;
   listeners: DurableListeners;
   /** Durable events of `commandId` with `afterSeq < seq <= upto` (no upper bound when undefined), at most `limit`, in order. */
   readRange(commandId: string, afterSeq: number, upto: number | undefined, limit: number): Promise<CommandEvent[]>;

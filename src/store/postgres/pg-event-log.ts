@@ -6,7 +6,7 @@ import { nextRetryMs, sleep } from './backoff.js';
 import { DurableFeed } from './durable-feed.js';
 import { FencedError, isUnreachable } from './errors.js';
 import type { StoreFence } from './fence.js';
-import { Followers } from './follow.js';
+import { PgFollowers } from './follow.js';
 import type { Db } from './pool.js';
 import type { PgWriteQueue } from './pg-write-queue.js';
 import { EVENT_SELECT, eventOf, type PgEventRow } from './rows.js';
@@ -82,7 +82,7 @@ export function createPgEventLog(o: {
   const lastSeqs = new Map<string, number>();
   /** Appends waiting for a command's last seq, chained in call order. */
   const chains = new Map<string, Promise<unknown>>();
-  const followers = new Followers();
+  const followers = new PgFollowers();
   const listeners = new DurableListeners((err) => o.logger?.error('event log: an onDurable listener threw', { err: String(err) }));
   let interest: Interest = () => false;
 
