@@ -68,6 +68,13 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .regex(/^\d+$/, 'must be a whole number')
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+/** A comma-separated list: its items trimmed, empty ones dropped. */
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
 const flag = z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true');
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS name');
 
@@ -110,26 +117,10 @@ const env = z.object({
   RDEV_FLUSH_MS: int(0, 10_000).default(50),
   RDEV_RETENTION_DAYS: int(0).default(30),
   RDEV_RETENTION_MAX_BYTES: int(0).default(2 * 1024 * 1024 * 1024),
-  RDEV_CORS_ORIGINS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((o) => o.trim())
-        .filter(Boolean),
-    )
+  RDEV_CORS_ORIGINS: commaList
     .pipe(z.array(z.union([z.literal('*'), z.url({ message: 'must be "*" or a comma-separated list of origins such as https://app.example' })])))
     .default([]),
-  RDEV_GIT_SUBCOMMANDS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().regex(/^[a-z][a-z-]*$/, 'must be a comma-separated list of git subcommands')).min(1))
-    .optional(),
+  RDEV_GIT_SUBCOMMANDS: commaList.pipe(z.array(z.string().regex(/^[a-z][a-z-]*$/, 'must be a comma-separated list of git subcommands')).min(1)).optional(),
   RDEV_HEARTBEAT_SECONDS: int(1, 3600).default(15),
   RDEV_SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(10),
   RDEV_SPOOL_DIR: z.string().startsWith('/', 'must be an absolute path').optional(),
@@ -138,14 +129,7 @@ const env = z.object({
   RDEV_AUDIT_MEMORY_ENTRIES: int(0, 1_000_000).default(2000),
   RDEV_AUDIT_MAX_BYTES: int(0).default(100 * 1024 * 1024),
   RDEV_MAX_SUBSCRIBER_BACKLOG: int(1, 1_000_000).default(1000),
-  RDEV_COMMAND_ENV: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
+  RDEV_COMMAND_ENV: commaList
     .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a comma-separated list of environment variable names')))
     .default([]),
   RDEV_DATABASE_URL: z
