@@ -60,6 +60,8 @@ export class CommandRun {
   private readonly attachAbort = new AbortController();
   private readonly sleepAbort = new AbortController();
   private killTimer: NodeJS.Timeout | undefined;
+  /** True while the executor's start is in flight: a stop asked for meanwhile is sent once it has returned. */
+  private starting = false;
   private resolveDone!: () => void;
 
   constructor(
@@ -84,10 +86,19 @@ export class CommandRun {
       .finally(() => this.resolveDone());
   }
 
-  /** Stops the command: its process group gets SIGTERM, then SIGKILL after the grace; it ends as `reason` says. */
+  /**
+   * Stops the command: its process group gets SIGTERM, then SIGKILL after the grace; it ends as `reason` says.
+   * Asked for while the start is still in flight (a cancel right after the mutation, on a busy machine), the
+   * signals wait for the start to return: before, the group may not be recorded yet, and a signal that finds
+   * none within its short wait is dropped, which left the command running for good.
+   */
   requestStop(reason: StopReason): void {
     if (this.stop || this.detaching) return;
     this.stop = reason;
+    if (!this.starting) this.sendStop();
+  }
+
+  private sendStop(): void {
     void this.signal('SIGTERM');
     this.killTimer = setTimeout(() => void this.signal('SIGKILL'), this.d.killGraceMs);
   }
@@ -123,8 +134,12 @@ export class CommandRun {
       const project = d.project(this.command.projectId);
       try {
         if (!project) throw new Error(`project ${this.command.projectId} disappeared`);
-        const started = await d.executor.start({ ...this.ref(), argv: this.command.argv, workdir: this.command.workdir, stdin });
+        this.starting = true;
+        const started = await d.executor.start({ ...this.ref(), argv: this.command.argv, workdir: this.command.workdir, stdin }).finally(() => {
+          this.starting = false;
+        });
         this.update({ spool: { ...this.position(), pgid: started.pgid } });
+        if (this.stop) this.sendStop();
       } catch (err) {
         logger.error('executor failed', { err: String(err) });
         await this.finish(new OutputMeter(d.maxOutputBytes), {
