@@ -108,7 +108,9 @@ export async function startLoggedApp(t: TestApp, env: Record<string, string>, li
     writeFileSync(projectsFile, `projects:\n${list.map(([id, dir]) => `  - { id: ${id}, path: ${JSON.stringify(dir)} }\n`).join('')}`);
     backend = { RDEV_PROJECTS_FILE: projectsFile, RDEV_COMMAND_ENV: 'CLAUDE_STANDIN_STATE' };
   }
-  const base = { PORT: '0', RDEV_DATA_DIR: path.join(root, 'data'), RDEV_LOG_LEVEL: 'debug', RDEV_SHUTDOWN_GRACE_SECONDS: '0' };
+  // RDEV_ON_SHUTDOWN=stop, as startTestApp's: with the default (detach) what it started would run on past close(),
+  // writing into the test app's directories (the Claude stand-in's sessions) while they are removed.
+  const base = { PORT: '0', RDEV_DATA_DIR: path.join(root, 'data'), RDEV_LOG_LEVEL: 'debug', RDEV_SHUTDOWN_GRACE_SECONDS: '0', RDEV_ON_SHUTDOWN: 'stop' };
   const config = loadConfig({ ...base, ...backend, ...env });
   const app = await createApp(config, { logger: createLogger('debug', (line) => lines.push(line)) });
   await until(() => app.registry.readiness().ready && app.registry.list().length === 3, 10_000, 'the registry to load');

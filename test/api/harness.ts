@@ -10,7 +10,6 @@ import type { ProjectStatus } from '../../src/projects/registry.js';
 import { claudeStandinEnv } from '../support/claude/index.js';
 import { startKubeApiServer, type KubeApiServer } from '../support/kube-api/index.js';
 import { startPostgres, type PgCluster } from '../support/postgres.js';
-import { afterAll } from 'vitest';
 import { until } from './client.js';
 
 /**
@@ -27,13 +26,22 @@ export const BACKEND: Backend = process.env.RDEV_TEST_BACKEND === 'kube' ? 'kube
  */
 export const STORE: 'sqlite' | 'postgres' = process.env.RDEV_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
 
-/** One throwaway PostgreSQL per test file (made when its first app starts), a fresh database per app. */
+/** The PATH this worker started with. */
+const HOST_PATH = process.env.PATH ?? '';
+
+/**
+ * One throwaway PostgreSQL per test file (made when its first app starts), a fresh database per app;
+ * removed after the file by {@link removeFilePostgres}, which `test/api/postgres-per-file.ts` (a setup
+ * file of the `postgres` project, run before every test file) registers: test files share this module.
+ */
 let postgres: Promise<PgCluster> | undefined;
 let databases = 0;
-if (STORE === 'postgres') {
-  afterAll(async () => {
-    await (await postgres)?.remove();
-  });
+
+/** Removes the test file's PostgreSQL, if it made one; the next file makes its own. */
+export async function removeFilePostgres(): Promise<void> {
+  const cluster = postgres;
+  postgres = undefined;
+  await (await cluster)?.remove();
 }
 
 /** A whole app listening on an ephemeral loopback port, with two git projects. */
@@ -86,7 +94,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   let env: Record<string, string>;
   // The stand-in `claude` (test/support/claude) is on the PATH commands see, as the real CLI is in a claudebox.
   const claudeEnv = claudeStandinEnv(path.join(root, 'claude-state'), {});
-  const standin = { PATH: `${claudeEnv.PATH}${path.delimiter}${process.env.PATH}`, CLAUDE_STANDIN_STATE: claudeEnv.CLAUDE_STANDIN_STATE! };
+  const standin = { PATH: `${claudeEnv.PATH}${path.delimiter}${HOST_PATH}`, CLAUDE_STANDIN_STATE: claudeEnv.CLAUDE_STANDIN_STATE! };
   if (BACKEND === 'kube') {
     kube = await startKubeApiServer();
     const pod = (id: string) => kube!.addPod({ name: `claudebox-${id}-0`, namespace: 'rdev', labels: { 'rdev.io/project': id }, env: standin });
@@ -99,7 +107,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     gone = { status: 'STARTING', pod: 'claudebox-gone-0' };
     env = { RDEV_BACKEND: 'kube', KUBECONFIG: kube.kubeconfigPath, RDEV_WORKSPACE: workspace };
   } else {
-    Object.assign(process.env, standin); // the local executor passes its environment on (test files run in their own process)
+    // The local executor passes its environment on. Test files of a worker share the process: PATH is built from
+    // the PATH the worker started with (not grown by every app), and the state directory is this app's.
+    Object.assign(process.env, standin);
     projectDirs = { alpha: path.join(root, 'alpha'), beta: path.join(root, 'beta') };
     workspaces = projectDirs;
     gone = { status: 'MISSING', pod: null };
