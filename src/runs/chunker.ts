@@ -12,7 +12,8 @@ export interface ChunkerOptions {
   /** Receives chunks in the order their bytes arrived (across streams). */
   emit: (chunks: OutputChunk[]) => void;
   /**
-   * How long bytes may wait to be coalesced with more before they are emitted.
+   * How long bytes may wait to be coalesced with more before they are emitted. Whole lines that come
+   * after a quiet spell this long (nothing emitted meanwhile) are emitted at once.
    * @default 10
    */
   coalesceMs?: number;
@@ -68,6 +69,8 @@ export class OutputChunker {
   private pendingChars = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerDue = 0;
+  /** When chunks were last emitted (`Date.now()`). */
+  private lastEmitAt = 0;
   private disposed = false;
   private readonly coalesceMs: number;
   private readonly partialLineMs: number;
@@ -128,8 +131,11 @@ export class OutputChunker {
   }
 
   private schedule(): void {
-    const holding = this.pending.length > 0 ? this.coalesceMs : this.partialLineMs;
-    const due = Date.now() + holding;
+    // Whole lines after a quiet spell (nothing emitted for `coalesceMs`) have nothing to be coalesced
+    // with yet: they go at once (still after the bytes already read this turn), not `coalesceMs` later.
+    const now = Date.now();
+    const holding = this.pending.length === 0 ? this.partialLineMs : now - this.lastEmitAt >= this.coalesceMs ? 0 : this.coalesceMs;
+    const due = now + holding;
     // A timer already due soon enough stays; one waiting for a partial line gives way to whole lines.
     if (this.timer && this.timerDue <= due) return;
     clearTimeout(this.timer);
@@ -160,7 +166,10 @@ export class OutputChunker {
     const chunks = this.pending.flatMap((c) => splitAtLines(c.text, this.maxChunkChars).map((text) => ({ stream: c.stream, text })));
     this.pending = [];
     this.pendingChars = 0;
-    if (chunks.length > 0) this.options.emit(chunks);
+    if (chunks.length > 0) {
+      this.lastEmitAt = Date.now();
+      this.options.emit(chunks);
+    }
     if (!final && (this.partial.STDOUT || this.partial.STDERR)) this.schedule();
   }
 }

@@ -37,7 +37,10 @@ export interface WriteQueueOptions {
 /**
  * Holds what was appended or changed but not yet written, and writes it in one transaction per
  * batch: on a timer of `flushMs` after the first pending write, when a batch is full, and at once
- * when a command completes (its final record and its `completed` event commit together).
+ * when a command completes (its final record and its `completed` event commit together). A write
+ * after a quiet spell (no batch in the last `flushMs`) has nothing to be batched with: it goes once
+ * the event loop's current turn is through (group commit), so a trickle of output is stored, and so
+ * delivered, at once rather than up to `flushMs` later; a steady stream is still written every `flushMs`.
  * Reads go through {@link tail} and {@link pendingCommand}, so nothing pending is invisible.
  */
 export class WriteQueue {
@@ -47,6 +50,10 @@ export class WriteQueue {
   private readonly tails = new Map<string, CommandEvent[]>();
   private readonly commands = new Map<string, Command>();
   private timer: NodeJS.Timeout | undefined;
+  /** The write after a quiet spell, at the end of this turn (see the class comment). */
+  private immediate: NodeJS.Immediate | undefined;
+  /** When the last batch was written (`performance.now()`; at first, when the queue was made). */
+  private lastFlushAt = performance.now();
   private soonQueued = false;
   private closed = false;
   /** Who waits for what is pending now to be written (see {@link written}). */
@@ -178,6 +185,9 @@ export class WriteQueue {
     for (const c of commands) if (this.commands.get(c.id) === c) this.commands.delete(c.id);
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearImmediate(this.immediate);
+    this.immediate = undefined;
+    this.lastFlushAt = performance.now();
     // Everything pending when those waited was in this batch, unless a command changed again meanwhile (it stays queued).
     this.writtenWaiters = [];
     for (const w of waiters) w.resolve();
@@ -193,6 +203,8 @@ export class WriteQueue {
     } finally {
       clearTimeout(this.timer);
       this.timer = undefined;
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
       this.closed = true;
       for (const w of this.writtenWaiters.splice(0)) w.reject(new Error('the store closed before the change was written'));
     }
@@ -213,7 +225,14 @@ export class WriteQueue {
   }
 
   private arm(retry = false): void {
-    if (this.timer || this.closed) return;
+    if (this.timer || this.immediate || this.closed) return;
+    if (!retry && performance.now() - this.lastFlushAt >= this.o.flushMs) {
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        this.autoFlush();
+      });
+      return;
+    }
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
