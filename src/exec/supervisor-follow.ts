@@ -71,11 +71,13 @@ export function lostReason(state: 'dead' | 'missing', spool: string): string {
  *   and {@link followVerdict}; below 128 it is final ({@link isFinalFollowExit}).
  *
  * How: with an exit record already there, it prints the rest of both files (`tail -c +N`) and
- * exits. Otherwise a watcher polls (20 ms, after 1 s 100 ms, after 10 s 500 ms) until the exit
- * record exists or the supervisor is gone (a zombie counts as gone), and one GNU
- * `tail -c +N -F --pid=<watcher> -s 0.05` per file streams as the file grows (inotify); once the
+ * exits. Otherwise a watcher polls (5 ms for the first 100 ms, then 20 ms, after 1 s 100 ms, after
+ * 10 s 500 ms: a short command's end is seen soon, a long one costs a fork a second or two) until
+ * the exit record exists or the supervisor is gone (a zombie counts as gone), and one GNU
+ * `tail -c +N -F --pid=<watcher> -s 0.01` per file streams as the file grows (inotify); once the
  * watcher has exited (and is reaped, so that `kill -0` fails) each tail reads what remains and
- * exits. The watcher, not the supervisor, is the `--pid`: a dead supervisor nobody reaps stays a
+ * exits. The tails' 10 ms is how often they look for the watcher (a `kill -0`, no fork), so it is
+ * at most that after the watcher that the follow ends. The watcher, not the supervisor, is the `--pid`: a dead supervisor nobody reaps stays a
  * zombie, which `kill -0` (and so `tail --pid`) takes for alive.
  *
  * Its stdin must stay open while it runs: at end-of-file on stdin (the exec connection went
@@ -98,12 +100,12 @@ export function followArgv(spool: string, offsets: Offsets): string[] {
     'p=; i=0; while :; do { read -r p <"$s/supervisor"; } 2>/dev/null; ' +
     '[ -n "$p" ] || [ -e "$s/exit" ] || [ $i -ge 100 ] && break; sleep 0.02; i=$((i+1)); done; ' +
     '( i=0; while [ ! -e "$s/exit" ] && alive "$p"; do ' +
-    'if [ $i -lt 50 ]; then sleep 0.02; elif [ $i -lt 150 ]; then sleep 0.1; else sleep 0.5; fi; i=$((i+1)); done ' +
+    'if [ $i -lt 20 ]; then sleep 0.005; elif [ $i -lt 65 ]; then sleep 0.02; elif [ $i -lt 165 ]; then sleep 0.1; else sleep 0.5; fi; i=$((i+1)); done ' +
     ') </dev/null >/dev/null 4>&- & w=$!; ' +
     // Background jobs get /dev/null as stdin: keep the real one on fd 3 for the stdin watcher.
     'exec 3<&0; ' +
-    'tail -c +$((o+1)) -F --pid=$w -s 0.05 "$s/stdout" 3<&- 4>&- & a=$!; ' +
-    'tail -c +$((e+1)) -F --pid=$w -s 0.05 "$s/stderr" >&4 3<&- 4>&- & b=$!; ' +
+    'tail -c +$((o+1)) -F --pid=$w -s 0.01 "$s/stdout" 3<&- 4>&- & a=$!; ' +
+    'tail -c +$((e+1)) -F --pid=$w -s 0.01 "$s/stderr" >&4 3<&- 4>&- & b=$!; ' +
     '( while read -r _ <&3; do :; done; kill $a $b $w ) >/dev/null 4>&- & r=$!; ' +
     'exec 3<&- 4>&-; ' +
     // Reaping the watcher is what lets the tails see it gone.
