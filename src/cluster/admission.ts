@@ -95,7 +95,9 @@ export interface Claimed {
 
 /**
  * Claims for `owner` the queued commands that may run now, oldest first across projects, each
- * project in its order; returns them, RUNNING, owned and leased.
+ * project in its order; returns them, RUNNING, owned and leased. A cancel does not take the
+ * admission lock ({@link cancelQueued}): a command picked here but canceled before its row is locked
+ * is left CANCELED (the lock's look at the row sees the cancel), not made RUNNING again.
  */
 export async function claimQueued(query: Query, limits: SchedulerLimits, owner: Owner): Promise<Claimed[]> {
   await query('SELECT pg_advisory_xact_lock($1)', [ADMISSION_LOCK]);
@@ -126,7 +128,7 @@ export async function claimQueued(query: Query, limits: SchedulerLimits, owner: 
   const { rows } = await query<PgCommandRow & { queued_stdin: string | null }>(
     `UPDATE commands AS c SET status = 'RUNNING', started_at = $2, stdout_offset = 0, stderr_offset = 0, owner = $3, epoch = c.epoch + 1,
        lease_until = now() + $4 * interval '1 second', stdin = NULL
-     FROM (SELECT id, stdin FROM commands WHERE id = ANY($1) FOR UPDATE) AS old
+     FROM (SELECT id, stdin FROM commands WHERE id = ANY($1) AND status = 'QUEUED' FOR UPDATE) AS old
      WHERE c.id = old.id
      RETURNING c.*, old.stdin AS queued_stdin`,
     [picked, now, owner.replicaId, owner.leaseSeconds],
