@@ -36,8 +36,9 @@ export interface PgWriteQueueOptions {
 
 /**
  * Holds appended events and changed command rows until they are written, in one transaction per
- * batch: `flushMs` after the first queued write, at once when a command completes, and at once
- * after the batch in flight when the queue holds a batch's worth. One batch is in flight at a
+ * batch: `flushMs` after the first queued write (at the end of the turn after a quiet spell, see
+ * `arm`), at once when a command completes, and at once after the batch in flight when the queue
+ * holds a batch's worth. One batch is in flight at a
  * time; what comes meanwhile queues behind it, so writes commit in the order they were queued.
  *
  * A batch that fails because the database is away is retried (250 ms, doubling to 5 s) until it
@@ -52,6 +53,10 @@ export class PgWriteQueue {
   private flightBytes = 0;
   private flight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The batch after a quiet spell, at the end of this turn (see {@link arm}). */
+  private immediate: NodeJS.Immediate | undefined;
+  /** When the last batch was sent (`performance.now()`; at first, when the queue was made). */
+  private lastKickAt = performance.now();
   /** Resolves when `close` gives up waiting for the database (a retry's wait ends early then). */
   private readonly givingUp: Promise<void>;
   private giveUp!: () => void;
@@ -139,6 +144,8 @@ export class PgWriteQueue {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearImmediate(this.immediate);
+    this.immediate = undefined;
     let deadline: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => {
       deadline = setTimeout(() => {
@@ -179,6 +186,8 @@ export class PgWriteQueue {
   private kick(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearImmediate(this.immediate);
+    this.immediate = undefined;
     if (this.flight) {
       this.due = true;
       return;
@@ -186,6 +195,7 @@ export class PgWriteQueue {
     this.due = false;
     if (this.queued.length === 0 || this.givenUp) return;
     const batch = this.cut();
+    this.lastKickAt = performance.now();
     const done = (): void => {
       this.flight = undefined;
       this.flightBytes = 0;
@@ -288,8 +298,20 @@ export class PgWriteQueue {
     }
   }
 
+  /**
+   * Writes what is queued `flushMs` from now; after a quiet spell (no batch sent in the last `flushMs`, none in
+   * flight) at the end of this turn instead: there is nothing to batch it with, and a trickle of output is
+   * delivered at once (group commit's leading edge; a steady stream is still written every `flushMs`).
+   */
   private arm(): void {
-    if (this.timer || this.closed) return;
+    if (this.timer || this.immediate || this.closed) return;
+    if (!this.flight && performance.now() - this.lastKickAt >= this.o.flushMs) {
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        this.kick();
+      });
+      return;
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.kick();
