@@ -17,8 +17,8 @@ export interface GuardOptions {
   subscriptionsPerCaller: number;
   /**
    * How long `cancel` waits for a running command to reach its final status before it answers
-   * with the command as it is then: the kill grace (SIGTERM, then SIGKILL) and a second more.
-   * @default 3000
+   * with the command as it is then.
+   * @default the run manager's kill grace (SIGTERM, then SIGKILL) and a second more
    */
   cancelWaitMs?: number | undefined;
   /** The rate limit shared by replicas (PostgreSQL); default: this process's own buckets. */
@@ -45,10 +45,8 @@ export class Guard {
       assertMayRun(identity, request.projectId, request.kind);
       await this.rate.take(identity.name, 'commands');
       if (gitArgs) this.checkGit(identity, gitArgs);
-      const { command, reused } = await this.o.runs.start({ ...request, caller: identity.name });
-      if (!reused)
-        this.o.audit.accepted({ caller: identity.name, projectId: command.projectId, kind: command.kind, argv: command.argv, commandId: command.id });
-      return command;
+      // Accepted commands are audited by the run manager, before they can run (and end).
+      return (await this.o.runs.start({ ...request, caller: identity.name })).command;
     } catch (err) {
       this.refused(identity, request.projectId, request.kind, request.argv, err);
       throw err;
@@ -74,7 +72,7 @@ export class Guard {
     assertAllowed(identity, 'cancel');
     const canceled = await this.o.runs.cancel(id);
     if (isFinal(canceled.status)) return canceled;
-    return this.awaitFinal(id, this.o.cancelWaitMs ?? 3000);
+    return this.awaitFinal(id, this.o.cancelWaitMs ?? this.o.runs.killGraceMs + 1000);
   }
 
   /** The command once it is final, or as it is when `waitMs` has passed. */

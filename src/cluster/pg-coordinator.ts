@@ -104,7 +104,7 @@ export class PgCoordinator implements Coordinator {
       );
       if (admitted.reused) return admitted;
       const { command } = admitted;
-      this.o.accepted(command);
+      this.o.accepted(command, request.caller);
       // A new row is no write of the write queue's: the other replicas hear of it from here.
       this.notifyStatus(command.id);
       if (admitted.epoch === null) {

@@ -42,7 +42,7 @@ export class LocalCoordinator implements Coordinator {
     if (key) await this.o.idempotency.record(caller, key, command.id, Date.now());
     // Decided again after the awaits: nothing else admitted meanwhile, but a slot may have freed.
     const where = this.scheduler.checkRoom(command.projectId);
-    this.o.accepted(command);
+    this.o.accepted(command, caller);
     if (where === 'queue') this.o.queued(command);
     this.scheduler.submit(command, stdin, where);
     return { command, reused: false };

@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Executor } from '../exec/executor.js';
 import { BadUserInputError, NotFoundError, ProjectNotReadyError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -45,8 +46,8 @@ export interface RunManagerOptions {
   projectEvents: ProjectEvents;
   limits: RunLimits;
   logger: Logger;
-  /** Told how each command ended (status, output size and digest). */
-  audit?: { finished(e: { commandId: string; status: Command['status']; exitCode: number | null; outputBytes: number; outputSha256: string | null }): void };
+  /** Told of each command accepted (before it can run, so before its end) and of how it ended (status, output size and digest). */
+  audit?: Pick<AuditLog, 'accepted' | 'finished'>;
   /** Output coalescing window, see `OutputChunker`. */
   coalesceMs?: number;
   /**
@@ -71,8 +72,8 @@ export interface CoordinatorHooks {
   finishQueued(command: Command, status: 'CANCELED'): Promise<Command>;
   /** Tells project subscribers that a command now waits. */
   queued(command: Command): void;
-  /** A new command was recorded (QUEUED, or RUNNING and about to be launched): called before it is launched. */
-  accepted(command: Command): void;
+  /** A new command was recorded (QUEUED, or RUNNING and about to be launched) for `caller`: called before it is launched. */
+  accepted(command: Command, caller: string): void;
   /** A command's status changed in another process (a replica): this one's project subscribers hear of it. */
   statusElsewhere(commandId: string): void;
 }
@@ -118,8 +119,11 @@ export class RunManager {
   private readonly deps: CommandRunDeps;
   private closing = false;
   private readonly unlisten: () => void;
+  /** How long a stopped command's group has after SIGTERM before SIGKILL. */
+  readonly killGraceMs: number;
 
   constructor(private readonly o: RunManagerOptions) {
+    this.killGraceMs = o.killGraceMs ?? 2000;
     this.deps = {
       executor: o.executor,
       log: o.log,
@@ -129,7 +133,7 @@ export class RunManager {
       project: (id) => o.registry.get(id),
       claudeIdleTimeoutSeconds: o.limits.claudeIdleTimeoutSeconds,
       maxOutputBytes: o.limits.maxOutputBytes,
-      killGraceMs: o.killGraceMs ?? 2000,
+      killGraceMs: this.killGraceMs,
       reattachMs: o.limits.reattachSeconds * 1000,
       coalesceMs: o.coalesceMs,
       audit: o.audit,
@@ -148,8 +152,11 @@ export class RunManager {
       },
       finishQueued: (command, status) => finishCommand(this.deps, command, { status, exitCode: null, error: null }),
       queued: (command) => this.publishStatus(command),
-      accepted: (command) =>
-        o.logger.info('command accepted', { commandId: command.id, projectId: command.projectId, kind: command.kind, status: command.status }),
+      accepted: (command, caller) => {
+        o.logger.info('command accepted', { commandId: command.id, projectId: command.projectId, kind: command.kind, status: command.status });
+        // Here, before the launch: a command that ends at once is still audited accepted before finished.
+        o.audit?.accepted({ caller, projectId: command.projectId, kind: command.kind, argv: command.argv, commandId: command.id });
+      },
       statusElsewhere: (commandId) => {
         if (o.projectEvents.subscriberCount(projectIdOfCommand(commandId)) === 0) return;
         o.store.get(commandId).then(
@@ -298,7 +305,7 @@ export class RunManager {
     clearTimeout(timer);
     for (const run of this.coordinator.localRuns()) run.requestStop('shutdown');
     // A workspace that cannot be reached cannot be stopped: past the kill grace, leave it to the next server.
-    await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, (this.o.killGraceMs ?? 2000) + 5000)))]);
+    await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, this.killGraceMs + 5000)))]);
     clearTimeout(timer);
     for (const run of this.coordinator.localRuns()) run.detach();
     await all();

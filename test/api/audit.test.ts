@@ -119,6 +119,25 @@ describe('an accepted command', () => {
   });
 });
 
+describe('a command that ends as it starts (its workdir does not exist)', () => {
+  it('is audited accepted before finished, and its entry holds the end: FAILED, exit 125', async () => {
+    const { runShell } = await gqlDataAs(t.url, TOKENS.operator, `mutation($input: RunShellInput!) { runShell(input: $input) { id } }`, {
+      input: { projectId: 'alpha', command: 'echo never', workdir: 'no-such-dir' },
+    });
+    const id = runShell.id as string;
+    await until(async () => (await commandAs(TOKENS.operator, id)).status === 'FAILED', 20_000, 'the command to fail');
+    const lines = await auditLines((l) => l.commandId === id, 2);
+    expect(lines.map((l) => [l.event, l.status])).toEqual([
+      ['accepted', null],
+      ['finished', 'FAILED'],
+    ]);
+    await until(async () => (await auditLog()).some((e) => e.commandId === id && e.status === 'FAILED'), 10_000, 'the entry to hold the end');
+    const entries = (await auditLog()).filter((e) => e.commandId === id);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ decision: 'ACCEPTED', caller: 'operator', status: 'FAILED', exitCode: 125 });
+  });
+});
+
 describe('a refused command', () => {
   it.each([
     {
