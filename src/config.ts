@@ -54,6 +54,8 @@ export interface Config {
   commandEnv: readonly string[];
   /** PostgreSQL shared by replicas (`postgres://…`); undefined: SQLite (or memory) in this process. */
   databaseUrl: string | undefined;
+  /** How long a start waits for PostgreSQL to answer (it may be starting beside this replica) before it gives up. */
+  databaseWaitSeconds: number;
   /** How long a replica's lease on a running command lasts without renewal (renewed every third of it). */
   leaseSeconds: number;
   /** This replica's name in leases and logs (default: the host name). */
@@ -136,6 +138,7 @@ const env = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  RDEV_DATABASE_WAIT_SECONDS: int(0, 3600).default(20),
   RDEV_LEASE_SECONDS: int(2, 3600).default(15),
   RDEV_REPLICA_ID: z.string().min(1).max(200).optional(),
   RDEV_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
@@ -225,6 +228,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     maxSubscriberBacklog: e.RDEV_MAX_SUBSCRIBER_BACKLOG,
     commandEnv: e.RDEV_COMMAND_ENV,
     databaseUrl: e.RDEV_DATABASE_URL,
+    databaseWaitSeconds: e.RDEV_DATABASE_WAIT_SECONDS,
     leaseSeconds: e.RDEV_LEASE_SECONDS,
     replicaId: e.RDEV_REPLICA_ID ?? hostname(),
     logLevel: e.RDEV_LOG_LEVEL,

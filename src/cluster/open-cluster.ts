@@ -8,6 +8,7 @@ import { openPgStore, type PgStore } from '../store/postgres/index.js';
 import { createPgAuditLog } from './pg-audit-log.js';
 import { PgCoordinator } from './pg-coordinator.js';
 import { createPgRateLimiter, type AsyncRateLimiter } from './pg-rate-limiter.js';
+import { waitForDatabase } from './wait-for-database.js';
 import type { Registry } from 'prom-client';
 
 /** What a replica on PostgreSQL brings beside its stores: the shared coordinator, rate limit, audit log, readiness and metrics. */
@@ -25,15 +26,14 @@ export interface ClusterParts {
 }
 
 /**
- * Opens the PostgreSQL of `config.databaseUrl` (migrating it under an advisory lock) and builds
- * this replica's parts on it. See DESIGN.md "Replicas".
+ * Opens the PostgreSQL of `config.databaseUrl` (migrating it under an advisory lock; waiting up to
+ * `config.databaseWaitSeconds` for it to answer) and builds this replica's parts on it. See DESIGN.md "Replicas".
  */
 export async function openCluster(config: Readonly<Config>, logger: Logger): Promise<ClusterParts> {
-  const store = await openPgStore({
-    url: config.databaseUrl!,
-    replicaId: config.replicaId,
-    flushMs: config.flushMs,
-    logger: logger.child({ component: 'postgres' }),
+  const pgLogger = logger.child({ component: 'postgres' });
+  const store = await waitForDatabase(() => openPgStore({ url: config.databaseUrl!, replicaId: config.replicaId, flushMs: config.flushMs, logger: pgLogger }), {
+    waitSeconds: config.databaseWaitSeconds,
+    logger: pgLogger,
   });
   let coordinator: PgCoordinator | undefined;
   let tookOver = (): void => {};
