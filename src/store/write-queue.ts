@@ -224,9 +224,15 @@ export class WriteQueue {
     }
   }
 
+  /**
+   * Writes what is queued at the end of this turn when no batch was written in the last `flushMs` (group commit's
+   * leading edge), else once `flushMs` has passed since the last batch (not `flushMs` from now: a line every
+   * `flushMs` or so would otherwise wait nearly a whole `flushMs` for nothing); a retry waits `flushMs`, at least 1 s.
+   */
   private arm(retry = false): void {
     if (this.timer || this.immediate || this.closed) return;
-    if (!retry && performance.now() - this.lastFlushAt >= this.o.flushMs) {
+    const sinceLast = performance.now() - this.lastFlushAt;
+    if (!retry && sinceLast >= this.o.flushMs) {
       this.immediate = setImmediate(() => {
         this.immediate = undefined;
         this.autoFlush();
@@ -238,7 +244,7 @@ export class WriteQueue {
         this.timer = undefined;
         this.autoFlush();
       },
-      retry ? Math.max(this.o.flushMs, 1000) : this.o.flushMs,
+      retry ? Math.max(this.o.flushMs, 1000) : Math.max(1, this.o.flushMs - sinceLast),
     );
   }
 

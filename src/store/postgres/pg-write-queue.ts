@@ -299,23 +299,27 @@ export class PgWriteQueue {
   }
 
   /**
-   * Writes what is queued `flushMs` from now; after a quiet spell (no batch sent in the last `flushMs`, none in
-   * flight) at the end of this turn instead: there is nothing to batch it with, and a trickle of output is
-   * delivered at once (group commit's leading edge; a steady stream is still written every `flushMs`).
+   * Writes what is queued once `flushMs` has passed since the last batch was sent; after a quiet spell (no batch sent
+   * in the last `flushMs`, none in flight) at the end of this turn instead: there is nothing to batch it with, and a
+   * trickle of output is delivered at once (group commit's leading edge; a steady stream is still written every `flushMs`).
    */
   private arm(): void {
     if (this.timer || this.immediate || this.closed) return;
-    if (!this.flight && performance.now() - this.lastKickAt >= this.o.flushMs) {
+    const sinceLast = performance.now() - this.lastKickAt;
+    if (!this.flight && sinceLast >= this.o.flushMs) {
       this.immediate = setImmediate(() => {
         this.immediate = undefined;
         this.kick();
       });
       return;
     }
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.kick();
-    }, this.o.flushMs);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.kick();
+      },
+      Math.max(1, this.o.flushMs - sinceLast),
+    );
   }
 
   private soon(): void {
