@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       heartbeatSeconds: 15,
       auditMemoryEntries: 2000,
       auditMaxBytes: 100 * 1024 * 1024,
+      databaseWaitSeconds: 20,
     });
   });
   it('defaults to the kube backend inside a cluster', () => {
@@ -29,6 +30,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/^PORT="eighty": must be a whole number$/);
     expect(() => loadConfig({ RDEV_BACKEND: 'docker' })).toThrow(/^RDEV_BACKEND="docker": /);
     expect(() => loadConfig({ RDEV_MAX_TIMEOUT_SECONDS: '10' })).toThrow(/RDEV_DEFAULT_TIMEOUT_SECONDS=600: must not exceed RDEV_MAX_TIMEOUT_SECONDS/);
+  });
+  it('reads RDEV_DATABASE_WAIT_SECONDS as whole seconds from 0 (do not wait) to an hour', () => {
+    expect(loadConfig({ RDEV_DATABASE_WAIT_SECONDS: '0' }).databaseWaitSeconds).toBe(0);
+    expect(loadConfig({ RDEV_DATABASE_WAIT_SECONDS: '3600' }).databaseWaitSeconds).toBe(3600);
+    for (const bad of ['-1', '2.5', 'soon', '3601'])
+      expect(() => loadConfig({ RDEV_DATABASE_WAIT_SECONDS: bad })).toThrow(new RegExp(`^RDEV_DATABASE_WAIT_SECONDS="${bad}": `));
   });
   it('refuses a non-loopback HOST without RDEV_INSECURE', () => {
     expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/^HOST=0\.0\.0\.0: refusing/);
