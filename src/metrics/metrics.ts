@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RunMetrics } from '../runs/run-manager.js';
+import type { RunMetrics } from '../runs/finish-command.js';
 import { FINAL_STATUSES, type CommandKind } from '../runs/types.js';
 
 /** What the metrics read at scrape time instead of keeping a count of their own (so they cannot drift). */

@@ -4,20 +4,15 @@ import type { Project } from '../projects/registry.js';
 import { OutputChunker } from './chunker.js';
 import { claudeEventOf } from './claude-stream.js';
 import { claudeFailure, EMPTY_CLAUDE_SUMMARY, foldClaudeMessage } from './claude-summary.js';
-import type { CommandStore } from './command-store.js';
-import type { EventLog } from './event-log.js';
+import { finishCommand, isFenced, type FinishDeps } from './finish-command.js';
 import { OutputMeter } from './output-meter.js';
 import { createClaudeSink, createMeteredSink, createPlainSink, type OutputSink } from './output-sink.js';
-import type { ProjectEvents } from './project-events.js';
 import { claudeFinalState, finalState, type FinalState, type StopReason } from './status.js';
-import type { Command, CommandStatus, NewCommandEvent, OutputStream, SpoolPosition } from './types.js';
+import type { Command, NewCommandEvent, OutputStream, SpoolPosition } from './types.js';
 
 /** What a {@link CommandRun} needs; the run manager passes the same to every one. */
-export interface CommandRunDeps {
+export interface CommandRunDeps extends FinishDeps {
   executor: Executor;
-  log: EventLog;
-  store: CommandStore;
-  projectEvents: ProjectEvents;
   logger: Logger;
   /** The project as the registry knows it now (undefined while it is not known). */
   project(id: string): Project | undefined;
@@ -31,16 +26,6 @@ export interface CommandRunDeps {
   reattachMs: number;
   /** Output coalescing window, see {@link OutputChunker}. */
   coalesceMs?: number | undefined;
-  audit?:
-    { finished(e: { commandId: string; status: CommandStatus; exitCode: number | null; outputBytes: number; outputSha256: string | null }): void } | undefined;
-  metrics?:
-    | {
-        started(command: Command): void;
-        finished(command: Command): void;
-        output(command: Command, bytes: number): void;
-        firstOutput(command: Command, ms: number): void;
-      }
-    | undefined;
 }
 
 /**
@@ -323,44 +308,6 @@ export class CommandRun {
       return false;
     }
   }
-}
-
-/** Whether a store refused a write because another replica holds the command now (a `FencedError`). */
-export function isFenced(err: unknown): boolean {
-  return err instanceof Error && err.name === 'FencedError';
-}
-
-/**
- * Records a command's final state: store, its `completed` event (both in one write), then, once
- * that is durable, audit, status publication and metrics. Also used for commands that never ran
- * (canceled or lost while QUEUED). Rejects when the write fails (a `FencedError` when another
- * replica holds the command). (Events reach `projectEvents` once durable, through the run
- * manager's `onDurable` listener.)
- */
-export async function finishCommand(
-  d: Pick<CommandRunDeps, 'store' | 'log' | 'projectEvents' | 'audit' | 'metrics'>,
-  command: Command,
-  state: FinalState,
-  meter: OutputMeter = new OutputMeter(0),
-): Promise<Command> {
-  const finishedAt = new Date();
-  const durationMs = command.startedAt ? finishedAt.getTime() - command.startedAt.getTime() : null;
-  const patch = { ...state, finishedAt, durationMs };
-  // The store first: it compares with the record as it was, and shows the end only once it is durable
-  // (written after, hence with, every event appended before it: readers never see an end before its output).
-  const written = d.store.update(command.id, patch);
-  Object.assign(command, patch);
-  const completed = d.log.append(command.id, [
-    { type: 'completed', status: state.status, exitCode: state.exitCode, durationMs: durationMs ?? 0, error: state.error, at: finishedAt },
-  ]);
-  const [updated] = await Promise.all([written, completed]);
-  // Where the final record and the completed event can commit apart (PostgreSQL), the event is in too
-  // before anyone hears of the end: project subscribers get the completion, then the status.
-  await d.log.flushed?.();
-  d.audit?.finished({ commandId: command.id, status: state.status, exitCode: state.exitCode, outputBytes: meter.bytes, outputSha256: meter.digest() });
-  d.projectEvents.publish({ type: 'command-status', projectId: command.projectId, command: { ...updated } });
-  d.metrics?.finished(updated);
-  return updated;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -10,7 +10,8 @@ import type { EventLog } from './event-log.js';
 import type { ProjectEvents } from './project-events.js';
 import { recentClaudeSessions, type ClaudeSessionInfo } from './claude-sessions.js';
 import { EMPTY_CLAUDE_SUMMARY } from './claude-summary.js';
-import { CommandRun, finishCommand, type CommandRunDeps } from './command-run.js';
+import { CommandRun, type CommandRunDeps } from './command-run.js';
+import { finishCommand, type RunMetrics } from './finish-command.js';
 import type { Coordinator, LocalRun } from './coordinator.js';
 import { LocalCoordinator } from './local-coordinator.js';
 import { isFinal, type Command, type CommandEvent, type CommandKind } from './types.js';
@@ -76,24 +77,6 @@ export interface CoordinatorHooks {
   accepted(command: Command, caller: string): void;
   /** A command's status changed in another process (a replica): this one's project subscribers hear of it. */
   statusElsewhere(commandId: string): void;
-}
-
-/**
- * Hooks the run manager calls where the events happen; an implementation must be cheap and must
- * not throw. Running and queued counts are not pushed here: read them with {@link RunManager.counts}.
- */
-export interface RunMetrics {
-  /** The command went RUNNING (it was handed to the executor). */
-  started(command: Command): void;
-  /** The command reached its final status (queued commands canceled or lost at shutdown too). */
-  finished(command: Command): void;
-  /** The executor delivered `bytes` bytes of output, before the output cap drops any. */
-  output(command: Command, bytes: number): void;
-  /**
-   * The command's first output byte arrived, `ms` after it went RUNNING (the executor reports no
-   * earlier sign that the process has started; a command that writes nothing is never reported).
-   */
-  firstOutput(command: Command, ms: number): void;
 }
 
 /** A request to run a command. */
