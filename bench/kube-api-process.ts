@@ -15,6 +15,8 @@ const self = fileURLToPath(import.meta.url);
 
 /** A running API server process. */
 export interface KubeApiProcess {
+  /** The API server process (it relays every exec byte between the server and the pod's processes). */
+  pid: number;
   kubeconfigPath: string;
   /** Whether the pod's workspace is a private `/workspace` mount (else commands run in `/`). */
   mounted: boolean;
@@ -37,7 +39,7 @@ export async function startKubeApiProcess(): Promise<KubeApiProcess> {
     await stop();
     throw new Error('the API server process printed nothing');
   }
-  return { ...(JSON.parse(value as string) as { kubeconfigPath: string; mounted: boolean; podDir: string }), stop };
+  return { pid: p.pid!, ...(JSON.parse(value as string) as { kubeconfigPath: string; mounted: boolean; podDir: string }), stop };
 }
 
 async function serve(): Promise<void> {

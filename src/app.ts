@@ -28,6 +28,7 @@ import { contextOf, type Context, type ServerContext } from './schema/context.js
 import { GRAPHIQL_DEFAULT_QUERY } from './schema/graphiql.js';
 import { schema } from './schema/index.js';
 import { useInputErrorCodes } from './schema/use-input-error-codes.js';
+import { useSharedSubscriptionResults } from './schema/use-shared-subscription-results.js';
 import { useSubscriptionErrorData } from './schema/use-subscription-error-data.js';
 
 /** Parts a caller (a test, the kube wiring) may supply instead of the defaults built from config. */
@@ -121,6 +122,7 @@ export async function createApp(config: Readonly<Config>, deps: AppDeps = {}): P
     renderGraphiQL: (options) => graphiql.render(options),
     context: ({ request, identity, signal }) => contextOf({ runs, registry, projectEvents, logger, guard, audit }, { identity, signal }, request.signal),
     plugins: [
+      useSharedSubscriptionResults((ctx) => (ctx as Context).identity.name),
       useSubscriptionMetrics(() => metrics.subscriptionOpened()),
       useStrictRequest(),
       useQueryLimits({ maxDepth: config.maxQueryDepth, maxComplexity: config.maxQueryComplexity, projectCount: () => registry.list().length }),
